@@ -1,0 +1,57 @@
+"""Brotli (compression type ``'b'``).
+
+``brotli.compress`` with the same quality and window reproduces the reference's
+streams for window_log up to 24. Larger windows need Brotli's large-window
+extension, which the ``brotli`` module can neither write nor read; such streams
+from the reference are decoded with cramjam instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import brotli
+import cramjam
+
+from ..errors import UnsupportedFeatureError
+from .registry import Codec
+
+_WINDOW_LOG_WHEN_UNSET = 22
+_MAX_STANDARD_WINDOW_LOG = 24
+
+
+class Brotli(Codec):
+    """Raw Brotli streams (option ``brotli``)."""
+
+    codec_id = 0x62
+    name = "brotli"
+    level_range = (0, 11)
+    default_level = 6
+    window_log_range = (10, 30)
+
+    def compress(self, data: Any, level: int | None = None, window_log: int | None = None) -> bytes:
+        window_log = _WINDOW_LOG_WHEN_UNSET if window_log is None else window_log
+        if window_log > _MAX_STANDARD_WINDOW_LOG:
+            raise UnsupportedFeatureError(
+                f"brotli window_log:{window_log} needs Brotli's large-window mode, which "
+                f"mmrecord cannot write (the brotli module lacks it); use a window_log of "
+                f"at most {_MAX_STANDARD_WINDOW_LOG} (files written with a larger one are readable)"
+            )
+        return brotli.compress(
+            data, quality=self.default_level if level is None else level, lgwin=window_log
+        )
+
+    def decompress(self, data: Any, decoded_size: int) -> bytes:
+        decoder = brotli.Decompressor()
+        try:
+            # The limit stops a corrupt stream from inflating far beyond decoded_size.
+            out = decoder.process(data, output_buffer_limit=decoded_size + 1)
+        except brotli.error:
+            # A large-window stream (window_log > 24); cramjam fails if it overflows `buffer`.
+            buffer = bytearray(decoded_size)
+            self.check_size(cramjam.brotli.decompress_into(data, buffer), decoded_size)
+            return bytes(buffer)
+        if not decoder.is_finished():
+            raise ValueError(f"brotli stream does not end within {decoded_size} bytes")
+        self.check_size(len(out), decoded_size)
+        return out

@@ -1,0 +1,119 @@
+"""Riegeli's 64 KiB block arithmetic, the one place that knows it.
+
+A Riegeli file is a logical stream of chunks with a 24-byte block header
+physically inserted at every file position that is a multiple of 65536. The
+functions here map between logical lengths and physical positions, and decide
+where a chunk ends (FORMAT.md §2.3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .highway import highway_hash
+
+BLOCK_SIZE = 1 << 16
+BLOCK_HEADER_SIZE = 24
+USABLE_BLOCK_SIZE = BLOCK_SIZE - BLOCK_HEADER_SIZE
+CHUNK_HEADER_SIZE = 40
+
+
+@njit(cache=True, nogil=True)
+def remaining_in_block(pos: int) -> int:
+    """Bytes from ``pos`` to the next block boundary (0 at a boundary)."""
+    return (BLOCK_SIZE - pos % BLOCK_SIZE) % BLOCK_SIZE
+
+
+@njit(cache=True, nogil=True)
+def round_up_to_possible_boundary(pos: int) -> int:
+    """Move ``pos`` out of a block header: a chunk never begins at p % 65536 in 1..24."""
+    excess = remaining_in_block(pos) - (USABLE_BLOCK_SIZE - 1)
+    return pos + excess if excess > 0 else pos
+
+
+@njit(cache=True, nogil=True)
+def add_with_overhead(begin: int, length: int) -> int:
+    """Physical position reached after ``length`` logical bytes written from ``begin``."""
+    blocks = (length + (begin + USABLE_BLOCK_SIZE - 1) % BLOCK_SIZE) // USABLE_BLOCK_SIZE
+    return begin + length + BLOCK_HEADER_SIZE * blocks
+
+
+@njit(cache=True, nogil=True)
+def chunk_end(begin: int, data_size: int, num_records: int) -> int:
+    """Physical end of a chunk: its bytes, or at least one byte per record (the padding rule)."""
+    return max(
+        add_with_overhead(begin, CHUNK_HEADER_SIZE + data_size),
+        round_up_to_possible_boundary(begin + num_records),
+    )
+
+
+@njit(cache=True, nogil=True)
+def write_block_header(out, at: int, block_pos: int, chunk_begin: int, chunk_stop: int) -> None:
+    """Write the 24-byte header of the block at file position ``block_pos`` into ``out[at:]``."""
+    previous_chunk = np.uint64(block_pos - chunk_begin)
+    next_chunk = np.uint64(chunk_stop - block_pos)
+    for i in range(8):
+        out[at + 8 + i] = np.uint8((previous_chunk >> np.uint64(8 * i)) & np.uint64(0xFF))
+        out[at + 16 + i] = np.uint8((next_chunk >> np.uint64(8 * i)) & np.uint64(0xFF))
+    digest = highway_hash(out, at + 8, at + 24)
+    for i in range(8):
+        out[at + i] = np.uint8((digest >> np.uint64(8 * i)) & np.uint64(0xFF))
+
+
+@njit(cache=True, nogil=True)
+def load_u64(buf, at: int) -> np.uint64:
+    """Little-endian u64 at ``buf[at:at+8]``."""
+    value = np.uint64(0)
+    for i in range(8):
+        value |= np.uint64(buf[at + i]) << np.uint64(8 * i)
+    return value
+
+
+@njit(cache=True, nogil=True)
+def check_block_header(buf, block_pos: int, chunk_begin: int, chunk_stop: int) -> bool:
+    """True when the block header at ``block_pos`` has a valid hash and points at this chunk."""
+    if load_u64(buf, block_pos) != highway_hash(buf, block_pos + 8, block_pos + 24):
+        return False
+    return (
+        load_u64(buf, block_pos + 8) == np.uint64(block_pos - chunk_begin)
+        and load_u64(buf, block_pos + 16) == np.uint64(chunk_stop - block_pos)
+    )
+
+
+@njit(cache=True, nogil=True)
+def copy_logical(src, pos: int, out, out_pos: int, length: int) -> int:
+    """Copy ``length`` logical bytes from physical ``pos`` of ``src``, skipping block headers.
+
+    Returns the physical position after the last byte copied. The caller has
+    checked that the whole physical range lies inside ``src``.
+    """
+    while length > 0:
+        if pos % BLOCK_SIZE == 0:
+            pos += BLOCK_HEADER_SIZE
+        step = min(length, BLOCK_SIZE - pos % BLOCK_SIZE)
+        out[out_pos : out_pos + step] = src[pos : pos + step]
+        pos += step
+        out_pos += step
+        length -= step
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def emit_logical(out, base: int, pos: int, src, start: int, length: int, chunk_begin: int, chunk_stop: int) -> int:
+    """Write ``src[start:start+length]`` as logical bytes from file position ``pos``.
+
+    ``out[0]`` stands for file position ``base``. A block header for the chunk
+    ``[chunk_begin, chunk_stop)`` is written at every boundary crossed. Returns
+    the physical position after the last byte.
+    """
+    while length > 0:
+        if pos % BLOCK_SIZE == 0:
+            write_block_header(out, pos - base, pos, chunk_begin, chunk_stop)
+            pos += BLOCK_HEADER_SIZE
+        step = min(length, BLOCK_SIZE - pos % BLOCK_SIZE)
+        out[pos - base : pos - base + step] = src[start : start + step]
+        pos += step
+        start += step
+        length -= step
+    return pos

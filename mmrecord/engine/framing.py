@@ -1,0 +1,135 @@
+"""Chunk framing: the 40-byte chunk header, its hashes and the block headers around it.
+
+``read_chunk`` finds and checks one chunk inside a mapped file; ``frame_chunk``
+lays one chunk out for writing. Both go through ``blocks.py`` for every
+position and ``highway.py`` for every hash (FORMAT.md §2, §3, §5).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .blocks import (
+    BLOCK_HEADER_SIZE,
+    BLOCK_SIZE,
+    CHUNK_HEADER_SIZE,
+    add_with_overhead,
+    check_block_header,
+    chunk_end,
+    copy_logical,
+    emit_logical,
+    load_u64,
+    write_block_header,
+)
+from .highway import highway_hash
+
+# read_chunk status codes; the Python layer turns them into CorruptRecordError.
+OK = 0
+TRUNCATED = 1  # the chunk runs past the end of the region it must lie in
+HEADER_HASH = 2  # the chunk header's hash does not match its bytes
+BLOCK_HEADER = 3  # a block header inside the chunk is damaged or points elsewhere
+DATA_HASH = 4  # the chunk data's hash does not match
+BAD_POSITION = 5  # the chunk cannot begin there (inside a block header)
+
+@njit(cache=True, nogil=True)
+def _store_u64(buf, at: int, value) -> None:
+    value = np.uint64(value)
+    for i in range(8):
+        buf[at + i] = np.uint8((value >> np.uint64(8 * i)) & np.uint64(0xFF))
+
+
+@njit(cache=True, nogil=True)
+def _blocks_ok(src, first: int, stop: int, chunk_begin: int, chunk_stop: int) -> int:
+    """Position of the first bad block header in ``[first, stop)``, or -1 if all are good."""
+    block = first + (BLOCK_SIZE - first % BLOCK_SIZE) % BLOCK_SIZE
+    while block < stop:
+        if not check_block_header(src, block, chunk_begin, chunk_stop):
+            return block
+        block += BLOCK_SIZE
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def read_chunk(src, begin: int, limit: int, verify: bool):
+    """Locate and check the chunk beginning at file position ``begin``.
+
+    The chunk must end at or before ``limit``. Returns ``(status, where,
+    chunk_type, num_records, decoded_data_size, data_start, data_size, data)``:
+    when the chunk data is contiguous in ``src`` it is ``src[data_start:
+    data_start + data_size]`` and ``data`` is empty; when block headers cut
+    through it, ``data`` is a fresh copy of the logical bytes and
+    ``data_start`` is -1. ``where`` is the file position of the damage when
+    ``status`` is not ``OK``. With ``verify`` false the hashes are not checked,
+    but every size still is, so a bad file cannot make the kernel read out of
+    bounds.
+    """
+    empty = np.empty(0, np.uint8)  # not a global: numba would unpickle it on every call
+    limit = min(limit, len(src))
+    if begin < 0 or 0 < begin % BLOCK_SIZE <= BLOCK_HEADER_SIZE:
+        return BAD_POSITION, begin, 0, 0, 0, -1, 0, empty
+    header_stop = add_with_overhead(begin, CHUNK_HEADER_SIZE)
+    if header_stop > limit:
+        return TRUNCATED, begin, 0, 0, 0, -1, 0, empty
+    header = np.empty(CHUNK_HEADER_SIZE, np.uint8)
+    copy_logical(src, begin, header, 0, CHUNK_HEADER_SIZE)
+    if verify and load_u64(header, 0) != highway_hash(header, 8, CHUNK_HEADER_SIZE):
+        return HEADER_HASH, begin, 0, 0, 0, -1, 0, empty
+    data_size_u = load_u64(header, 8)
+    type_and_count = load_u64(header, 24)
+    decoded_size_u = load_u64(header, 32)
+    if data_size_u > np.uint64(limit) or decoded_size_u > np.uint64(1 << 62):
+        return TRUNCATED, begin, 0, 0, 0, -1, 0, empty
+    data_size = np.int64(data_size_u)
+    num_records = np.int64(type_and_count >> np.uint64(8))
+    chunk_type = np.int64(type_and_count & np.uint64(0xFF))
+    stop = chunk_end(begin, data_size, num_records)
+    if stop > limit:
+        return TRUNCATED, begin, 0, 0, 0, -1, 0, empty
+    data_stop = add_with_overhead(begin, CHUNK_HEADER_SIZE + data_size)
+    if verify:
+        bad = _blocks_ok(src, begin, data_stop, begin, stop)
+        if bad >= 0:
+            return BLOCK_HEADER, bad, 0, 0, 0, -1, 0, empty
+    data_start = header_stop
+    if data_size > 0 and data_start % BLOCK_SIZE == 0:
+        data_start += BLOCK_HEADER_SIZE
+    data = empty
+    if data_stop - data_start != data_size:
+        data = np.empty(data_size, np.uint8)
+        copy_logical(src, header_stop, data, 0, data_size)
+        data_start = -1
+    if verify:
+        if data_start >= 0:
+            digest = highway_hash(src, data_start, data_start + data_size)
+        else:
+            digest = highway_hash(data, 0, data_size)
+        if digest != load_u64(header, 16):
+            return DATA_HASH, begin, 0, 0, 0, -1, 0, empty
+    return OK, begin, chunk_type, num_records, np.int64(decoded_size_u), data_start, data_size, data
+
+
+@njit(cache=True, nogil=True)
+def frame_chunk(out, base: int, begin: int, data, data_start: int, data_size: int,
+                chunk_type: int, num_records: int, decoded_size: int) -> int:
+    """Lay out one chunk at file position ``begin`` into ``out`` (``out[0]`` is ``base``).
+
+    Writes the block headers, the chunk header with both hashes and the data
+    ``data[data_start:data_start+data_size]``, hashing both; the padding up to the chunk's
+    end is left as it is in ``out`` (zeros). Returns the chunk's end position.
+    """
+    stop = chunk_end(begin, data_size, num_records)
+    header = np.empty(CHUNK_HEADER_SIZE, np.uint8)
+    _store_u64(header, 8, data_size)
+    _store_u64(header, 16, highway_hash(data, data_start, data_start + data_size))
+    _store_u64(header, 24, (np.uint64(num_records) << np.uint64(8)) | np.uint64(chunk_type))
+    _store_u64(header, 32, decoded_size)
+    _store_u64(header, 0, highway_hash(header, 8, CHUNK_HEADER_SIZE))
+    pos = emit_logical(out, base, begin, header, 0, CHUNK_HEADER_SIZE, begin, stop)
+    pos = emit_logical(out, base, pos, data, data_start, data_size, begin, stop)
+    # Block headers inside the padding tail.
+    block = pos + (BLOCK_SIZE - pos % BLOCK_SIZE) % BLOCK_SIZE
+    while block < stop:
+        write_block_header(out, block - base, block, begin, stop)
+        block += BLOCK_SIZE
+    return stop

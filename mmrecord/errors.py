@@ -1,0 +1,73 @@
+"""The exceptions mmrecord raises.
+
+Every failure that comes from the contents of a file or an options string is an
+:class:`ArrayRecordError`, so ``except ArrayRecordError`` catches all of them.
+Misuse of the Python API raises Python's own exceptions (``IndexError`` for an
+index out of range, ``TypeError`` for a record that is not bytes-like,
+``ValueError`` for writing to a closed writer).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArrayRecordError",
+    "CorruptRecordError",
+    "UnsupportedFeatureError",
+    "InvalidOptionsError",
+    "UnknownCodecError",
+]
+
+
+class ArrayRecordError(Exception):
+    """Base class of every mmrecord error about a file or its options."""
+
+
+class CorruptRecordError(ArrayRecordError):
+    """The file's bytes contradict the format: a hash, a size or a field is wrong.
+
+    Attributes say where: ``path`` (the file), ``offset`` (the byte position in
+    the file where the damaged structure begins), ``chunk_index`` (the data
+    chunk's number in the footer, ``None`` for the footer, postscript or a
+    structure outside the data chunks) and ``what`` (what did not match).
+    """
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        path: str | None = None,
+        offset: int | None = None,
+        chunk_index: int | None = None,
+    ) -> None:
+        self.what = what
+        self.path = path
+        self.offset = offset
+        self.chunk_index = chunk_index
+        where = []
+        if path is not None:
+            where.append(str(path))
+        if chunk_index is not None:
+            where.append(f"data chunk {chunk_index}")
+        if offset is not None:
+            where.append(f"at byte {offset}")
+        super().__init__(f"{what} ({', '.join(where)})" if where else what)
+
+
+class UnsupportedFeatureError(ArrayRecordError):
+    """The file or the options use a part of the format mmrecord does not implement."""
+
+
+class InvalidOptionsError(ArrayRecordError, ValueError):
+    """An options string does not follow the grammar; ``token`` is the bad item."""
+
+    def __init__(self, message: str, token: str | None = None) -> None:
+        self.token = token
+        super().__init__(message)
+
+
+class UnknownCodecError(UnsupportedFeatureError):
+    """A chunk names a compression byte that no installed codec claims."""
+
+    def __init__(self, message: str, codec_id: int | None = None) -> None:
+        self.codec_id = codec_id
+        super().__init__(message)

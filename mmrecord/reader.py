@@ -1,0 +1,333 @@
+"""``ArrayRecordReader``: random, batch and sequential reads over a memory-mapped file."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import threading
+from concurrent.futures import wait
+from collections import OrderedDict
+from typing import Iterable, Iterator, overload
+
+import numpy as np
+
+from .chunk import Chunk, decode_records, decode_simple_chunk, load_chunk
+from .engine.blocks import BLOCK_SIZE
+from .engine.proto import decode_footer_entries
+from .errors import CorruptRecordError
+from .index import ChunkIndex
+from .layout import FooterMetadata, decode_postscript
+from .options import ReaderOptions
+from .parallel import shared_pool
+
+# Decoded chunks kept for files whose chunks hold more than one record.
+CHUNK_CACHE_SIZE = 16
+_Decoded = tuple[np.ndarray, np.ndarray]  # (values, bounds)
+
+
+def _map_file(path: str) -> tuple[object, np.ndarray]:
+    """Map the file read-only; files that cannot be mapped are read into memory."""
+    with open(path, "rb") as f:
+        try:
+            buf: object = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            buf = f.read()
+    return buf, np.frombuffer(buf, np.uint8)
+
+
+class ArrayRecordReader:
+    """Read an ArrayRecord file: ``reader[i]``, ``reader[a:b]``, ``reader[[i, j]]``, iteration.
+
+    The reference API is here too: ``num_records()``, ``read()``,
+    ``read(indices)``, ``read(begin, end)``, ``read_all()``, ``seek()``,
+    ``record_index()``. Random and batch reads are safe from many threads at
+    once; the sequential cursor (``read()``/``seek()``) belongs to one thread.
+
+    Every chunk read is checked against its hashes (``verify_checksums:false``
+    in the options turns that off); a damaged file raises
+    :class:`~mmrecord.errors.CorruptRecordError` naming the file, chunk and
+    byte offset.
+    """
+
+    def __init__(self, path: str | os.PathLike, options: str = "") -> None:
+        self.path = os.fspath(path)
+        self.options = ReaderOptions.parse(options)
+        self._verify = self.options.verify_checksums
+        self._cursor = 0
+        self._cache: OrderedDict[int, _Decoded] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._buffer, self._src = _map_file(self.path)
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- opening -------------------------------------------------------------
+
+    def _corrupt(self, err: CorruptRecordError, what: str, offset: int,
+                 chunk_index: int | None = None) -> CorruptRecordError:
+        return CorruptRecordError(f"{what}: {err.what}", path=self.path,
+                                  offset=err.offset if err.offset is not None else offset,
+                                  chunk_index=chunk_index)
+
+    def _open(self) -> None:
+        size = len(self._src)
+        if size < BLOCK_SIZE or size % BLOCK_SIZE:
+            raise CorruptRecordError(
+                f"file is {size} bytes; an ArrayRecord file is a whole number of 64 KiB blocks, "
+                "at least one (truncated, or not an ArrayRecord file)", path=self.path)
+        postscript_at = size - BLOCK_SIZE
+        try:
+            values, bounds = decode_simple_chunk(load_chunk(self._src, postscript_at, size, self._verify))
+            if len(bounds) < 2:
+                raise CorruptRecordError("postscript chunk holds no record")
+            footer_at = decode_postscript(values[bounds[0]:bounds[1]].tobytes())
+        except CorruptRecordError as err:
+            raise self._corrupt(err, "cannot read the postscript", postscript_at) from None
+        if not 64 <= footer_at < postscript_at:
+            raise CorruptRecordError(f"postscript points at a footer outside the file ({footer_at})",
+                                     path=self.path, offset=postscript_at)
+        try:
+            values, bounds = decode_simple_chunk(load_chunk(self._src, footer_at, postscript_at,
+                                                            self._verify))
+            if len(bounds) < 2:
+                raise CorruptRecordError("footer chunk holds no record")
+            meta = FooterMetadata.decode(values[bounds[0]:bounds[1]].tobytes())
+            offsets, records, bad = decode_footer_entries(values, bounds[1:])
+            if bad >= 0:
+                raise CorruptRecordError(f"footer entry {bad} is malformed")
+            if len(offsets) != meta.num_chunks:
+                raise CorruptRecordError(
+                    f"footer lists {len(offsets)} chunks, its metadata says {meta.num_chunks}")
+            self._index = ChunkIndex(offsets, records, meta.num_records, footer_at)
+        except CorruptRecordError as err:
+            raise self._corrupt(err, "cannot read the footer", footer_at) from None
+        self._meta = meta
+
+    # -- the file's facts ----------------------------------------------------
+
+    def num_records(self) -> int:
+        """Number of records in the file."""
+        return self._index.num_records
+
+    def __len__(self) -> int:
+        return self._index.num_records
+
+    def writer_options_string(self) -> str | None:
+        """The writer options recorded in the footer (``None`` in very old files)."""
+        return self._meta.writer_options
+
+    @property
+    def group_size(self) -> int:
+        """Records per chunk (all chunks but the last); 0 for an empty file."""
+        return self._index.group_size
+
+    @property
+    def num_chunks(self) -> int:
+        """Number of data chunks."""
+        return len(self._index)
+
+    def ok(self) -> bool:
+        """True while the reader is open (a reader that failed to open raised instead)."""
+        return self._src is not None
+
+    def is_open(self) -> bool:
+        """True until :meth:`close`."""
+        return self._src is not None
+
+    # -- chunks --------------------------------------------------------------
+
+    def _decode_chunk(self, k: int) -> _Decoded:
+        """Read, check and decode data chunk ``k``."""
+        src = self._src
+        if src is None:
+            raise ValueError("read from a closed ArrayRecordReader")
+        begin, limit = self._index.span(k)
+        try:
+            chunk: Chunk = load_chunk(src, begin, limit, self._verify)
+            expected = self._index.chunk_records(k)
+            if chunk.num_records != expected:
+                raise CorruptRecordError(
+                    f"chunk holds {chunk.num_records} records, the footer says {expected}")
+            return decode_records(chunk)
+        except CorruptRecordError as err:
+            raise self._corrupt(err, "cannot read a data chunk", begin, k) from None
+
+    def _chunk(self, k: int) -> _Decoded:
+        """A decoded chunk, through a small LRU when chunks hold several records."""
+        if self._index.group_size == 1:
+            return self._decode_chunk(k)
+        with self._cache_lock:
+            hit = self._cache.get(k)
+            if hit is not None:
+                self._cache.move_to_end(k)
+                return hit
+        decoded = self._decode_chunk(k)
+        with self._cache_lock:
+            self._cache[k] = decoded
+            if len(self._cache) > CHUNK_CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return decoded
+
+    # -- random access -------------------------------------------------------
+
+    def _normalize(self, i: int) -> int:
+        n = self._index.num_records
+        j = i + n if i < 0 else i
+        if not 0 <= j < n:
+            raise IndexError(f"record index {i} out of range for {n} records")
+        return j
+
+    def _record(self, i: int) -> bytes:
+        k, j = self._index.locate(i)
+        values, bounds = self._chunk(k)
+        return values[bounds[j]:bounds[j + 1]].tobytes()
+
+    def _records(self, indices: np.ndarray) -> list[bytes]:
+        """Records at ``indices`` (already in range), each chunk decoded once, chunks in parallel."""
+        out: list[bytes] = [b""] * len(indices)
+        if not len(indices):
+            return out
+        chunks, within = self._index.locate_many(indices)
+        order = np.argsort(chunks, kind="stable")
+        sorted_chunks = chunks[order]
+        starts = np.flatnonzero(np.diff(sorted_chunks, prepend=-1))
+        stops = np.append(starts[1:], len(order))
+
+        def fill(group_lo: int, group_hi: int) -> None:
+            for g in range(group_lo, group_hi):
+                lo, hi = starts[g], stops[g]
+                values, bounds = self._chunk(int(sorted_chunks[lo]))
+                for pos in order[lo:hi]:
+                    j = within[pos]
+                    out[pos] = values[bounds[j]:bounds[j + 1]].tobytes()
+
+        self._run_split(fill, len(starts))
+        return out
+
+    def _run_split(self, work, count: int) -> None:
+        """Run ``work(lo, hi)`` over ``range(count)`` split across the shared pool."""
+        parts = min(self.options.max_parallelism, count, 4 * (os.cpu_count() or 1))
+        if parts <= 1 or count < 4:
+            work(0, count)
+            return
+        edges = np.linspace(0, count, parts + 1).astype(np.int64)
+        pool = shared_pool()
+        futures = [pool.submit(work, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+        wait(futures)  # all of them, even when one fails: nothing may outlive the call
+        for future in futures:
+            future.result()
+
+    @overload
+    def __getitem__(self, key: int) -> bytes: ...
+    @overload
+    def __getitem__(self, key: slice | Iterable[int] | np.ndarray) -> list[bytes]: ...
+
+    def __getitem__(self, key):
+        """``r[i]`` (negative counts from the end), ``r[a:b:c]``, ``r[[i, j, ...]]``."""
+        if isinstance(key, slice):
+            return self._records(np.arange(*key.indices(self._index.num_records), dtype=np.int64))
+        if isinstance(key, (int, np.integer)) or hasattr(key, "__index__") and not isinstance(key, np.ndarray):
+            return self._record(self._normalize(key.__index__()))
+        return self._records(self._check_indices(key))
+
+    def _check_indices(self, indices) -> np.ndarray:
+        idx = np.asarray(indices)
+        if idx.size == 0:
+            return np.zeros(0, np.int64)
+        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+            raise TypeError("record indices must be a 1-D sequence of integers")
+        idx = idx.astype(np.int64)
+        n = self._index.num_records
+        bad = (idx < -n) | (idx >= n)
+        if bad.any():
+            raise IndexError(f"record index {int(idx[bad][0])} out of range for {n} records")
+        return np.where(idx < 0, idx + n, idx)
+
+    # -- the reference's read() ----------------------------------------------
+
+    def read(self, *args):
+        """``read()``: next record; ``read(indices)``: those records; ``read(begin, end)``: a range.
+
+        ``read(begin, end)`` is half-open, negative bounds count from the end,
+        and an empty or out-of-range span raises ``IndexError``, as in the
+        reference. Batch forms do not move the cursor.
+        """
+        if not args:
+            if self._cursor >= self._index.num_records:
+                raise IndexError(f"end of file: all {self._index.num_records} records were read")
+            record = self._record(self._cursor)
+            self._cursor += 1
+            return record
+        if len(args) == 1:
+            return self._records(self._check_indices(args[0]))
+        if len(args) == 2:
+            n = self._index.num_records
+            begin, end = (a + n if a < 0 else a for a in map(int, args))
+            if not 0 <= begin < end <= n:
+                raise IndexError(f"[{args[0]}, {args[1]}) is out of the range [0, {n})")
+            return self._records(np.arange(begin, end, dtype=np.int64))
+        raise TypeError("read() takes no argument, a list of indices, or begin and end")
+
+    def read_all(self) -> list[bytes]:
+        """Every record, in order."""
+        return self._records(np.arange(self._index.num_records, dtype=np.int64))
+
+    def seek(self, i: int) -> None:
+        """Move the cursor of :meth:`read` to record ``i`` (clamped to the end, as the reference)."""
+        self._cursor = min(max(int(i), 0), self._index.num_records)
+
+    def record_index(self) -> int:
+        """The cursor: the index :meth:`read` returns next."""
+        return self._cursor
+
+    # -- sequential ----------------------------------------------------------
+
+    def __iter__(self) -> Iterator[bytes]:
+        """All records in order, decoding chunks ahead on the pool (``readahead_buffer_size``)."""
+        index = self._index
+        count = len(index)
+        if not count:
+            return
+        chunk_bytes = max(1, (index.footer_offset - int(index.offsets[0])) // count)
+        ahead = max(1, min(64, self.options.readahead_buffer_size // chunk_bytes))
+        if self.options.max_parallelism == 0:
+            ahead = 0
+        pool = shared_pool()
+        pending = [pool.submit(self._decode_chunk, k) for k in range(min(ahead, count))]
+        for k in range(count):
+            if ahead:
+                values, bounds = pending.pop(0).result()
+                if k + ahead < count:
+                    pending.append(pool.submit(self._decode_chunk, k + ahead))
+            else:
+                values, bounds = self._decode_chunk(k)
+            for j in range(len(bounds) - 1):
+                yield values[bounds[j]:bounds[j + 1]].tobytes()
+
+    # -- lifetime ------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the file map. Safe to call twice."""
+        self._src = None
+        with self._cache_lock:
+            self._cache.clear()
+        buffer, self._buffer = self._buffer, None
+        if isinstance(buffer, mmap.mmap):
+            try:
+                buffer.close()
+            except BufferError:
+                pass  # a record view is still alive; the map goes when it does
+
+    def __enter__(self) -> "ArrayRecordReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "open" if self.is_open() else "closed"
+        return (f"ArrayRecordReader({self.path!r}, {self._index.num_records} records, "
+                f"{len(self._index)} chunks, {state})") if hasattr(self, "_index") else \
+            f"ArrayRecordReader({self.path!r}, {state})"

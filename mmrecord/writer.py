@@ -1,0 +1,240 @@
+"""``ArrayRecordWriter``: records -> chunks (encoded on the pool) -> file (written in order)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections import deque
+from concurrent.futures import Future
+from typing import Iterable
+
+import numpy as np
+
+from .chunk import PADDING, SIGNATURE, SIMPLE, EncodedChunk, encode_simple_chunk
+from .codecs import get_codec
+from .engine.blocks import CHUNK_HEADER_SIZE, USABLE_BLOCK_SIZE, chunk_end, remaining_in_block
+from .engine.framing import frame_chunk
+from .engine.proto import encode_footer_entries
+from .errors import UnsupportedFeatureError
+from .layout import POSTSCRIPT_COPIES, FooterMetadata, encode_postscript
+from .options import WriterOptions
+from .parallel import shared_pool
+
+# A job for the pool encodes groups until it holds this many record bytes.
+JOB_BYTES = 1 << 20
+
+
+def _as_record(record) -> bytes:
+    """Bytes of a bytes-like record (copied unless it is ``bytes``: the caller may reuse it)."""
+    if type(record) is bytes:
+        return record
+    if isinstance(record, str):
+        raise TypeError("records are bytes, not str: encode the text first")
+    try:
+        view = memoryview(record)
+    except TypeError:
+        raise TypeError(f"a record must be bytes-like, not {type(record).__name__}") from None
+    if not view.c_contiguous:
+        raise TypeError("a record must be a contiguous buffer")
+    return view.tobytes()
+
+
+def _encode_groups(groups: list[list[bytes]], options: WriterOptions) -> list[EncodedChunk]:
+    return [encode_simple_chunk(g, options.codec, options.level, options.window_log) for g in groups]
+
+
+def _padding_length(pos: int) -> int:
+    """Logical length of the padding chunk that moves ``pos`` to a block boundary (0: none)."""
+    remaining = remaining_in_block(pos)
+    if remaining == 0:
+        return 0
+    return remaining if remaining >= CHUNK_HEADER_SIZE else remaining + USABLE_BLOCK_SIZE
+
+
+class ArrayRecordWriter:
+    """Write records to an ArrayRecord file that Google's ``array_record`` reads.
+
+    ``options`` is the reference's option string, e.g. ``"group_size:256,zstd:5"``
+    (see :class:`~mmrecord.options.WriterOptions`). Chunks are encoded on a
+    thread pool (at most ``max_parallelism`` jobs at a time) and written in
+    order. Use it as a context manager: leaving the ``with`` block, even by an
+    exception, closes the file with every record written so far.
+
+    A codec from a plugin whose id byte is not Riegeli's (0, ``b``, ``z``,
+    ``s``) makes files that only mmrecord with that plugin can read; their
+    options string names the codec.
+    """
+
+    def __init__(self, path: str | os.PathLike, options: str = "") -> None:
+        self.path = os.fspath(path)
+        self.options = WriterOptions.parse(options)
+        if self.options.transpose:
+            raise UnsupportedFeatureError("transpose:true (transposed chunks) is not supported yet")
+        # Fail on a window the codec cannot produce now, not in the middle of the file.
+        self.options.codec.compress(b"", self.options.level, self.options.window_log)
+        self._file = open(self.path, "wb")
+        self._pos = 0
+        self._error: BaseException | None = None
+        self._group: list[bytes] = []
+        self._groups: list[list[bytes]] = []
+        self._groups_bytes = 0
+        self._group_bytes = 0
+        self._pending: deque[Future] = deque()
+        self._offsets: list[int] = []
+        self._decoded: list[int] = []
+        self._counts: list[int] = []
+        self._num_records = 0
+        self._write_chunks([EncodedChunk(b"", 0, 0)], SIGNATURE, pad=False)
+
+    # -- writing records -----------------------------------------------------
+
+    def write(self, record) -> None:
+        """Append one record (bytes, bytearray, memoryview or a contiguous NumPy array)."""
+        self._check_open()
+        record = _as_record(record)
+        self._group.append(record)
+        self._group_bytes += len(record)
+        self._num_records += 1
+        if len(self._group) == self.options.group_size:
+            self._end_group()
+
+    def write_many(self, records: Iterable) -> None:
+        """Append every record of an iterable."""
+        for record in records:
+            self.write(record)
+
+    def _end_group(self) -> None:
+        self._groups.append(self._group)
+        self._groups_bytes += self._group_bytes
+        self._group, self._group_bytes = [], 0
+        if self._groups_bytes >= JOB_BYTES or len(self._groups) >= 1024:
+            self._submit()
+
+    def _submit(self) -> None:
+        """Hand the collected groups to the pool; write finished jobs in order."""
+        groups, self._groups, self._groups_bytes = self._groups, [], 0
+        if not groups:
+            return
+        if self.options.max_parallelism == 1:
+            self._write_data(_encode_groups(groups, self.options))
+            return
+        self._pending.append(shared_pool().submit(_encode_groups, groups, self.options))
+        while len(self._pending) > self.options.max_parallelism or (
+            self._pending and self._pending[0].done()
+        ):
+            self._write_done(self._pending.popleft())
+
+    def _write_done(self, future: Future) -> None:
+        self._write_data(future.result())
+
+    def _write_data(self, chunks: list[EncodedChunk]) -> None:
+        """Write data chunks and remember them for the footer."""
+        begins = self._write_chunks(chunks, SIMPLE, self.options.pad_to_block_boundary)
+        self._offsets.extend(begins)
+        self._decoded.extend(c.decoded_size for c in chunks)
+        self._counts.extend(c.num_records for c in chunks)
+
+    # -- layout --------------------------------------------------------------
+
+    def _write_chunks(self, chunks: list[EncodedChunk], chunk_type: int, pad: bool) -> list[int]:
+        """Frame chunks at the current position (each followed by padding if ``pad``) and write them.
+
+        Returns the file position of each chunk.
+        """
+        begins, pos = [], self._pos
+        for c in chunks:
+            begins.append(pos)
+            pos = chunk_end(pos, len(c.data), c.num_records)
+            if pad:
+                pos += self._padding_span(pos)
+        out = np.zeros(pos - self._pos, np.uint8)
+        for c, begin in zip(chunks, begins):
+            end = frame_chunk(out, self._pos, begin, np.frombuffer(c.data, np.uint8), 0, len(c.data),
+                              chunk_type, c.num_records, c.decoded_size)
+            if pad:
+                self._frame_padding(out, end)
+        self._file.write(out.data)
+        self._pos = pos
+        return begins
+
+    @staticmethod
+    def _padding_span(pos: int) -> int:
+        length = _padding_length(pos)
+        return chunk_end(pos, length - CHUNK_HEADER_SIZE, 0) - pos if length else 0
+
+    def _frame_padding(self, out: np.ndarray, pos: int) -> None:
+        length = _padding_length(pos)
+        if length:
+            zeros = np.zeros(length - CHUNK_HEADER_SIZE, np.uint8)
+            frame_chunk(out, self._pos, pos, zeros, 0, len(zeros), PADDING, 0, 0)
+
+    def _write_tail(self, records: list[bytes], codec_name: str | None) -> None:
+        """Write one simple chunk of ``records`` padded to a block boundary."""
+        options = self.options
+        codec = options.codec if codec_name is None else get_codec(codec_name)
+        chunk = encode_simple_chunk(records, codec, options.level, options.window_log)
+        self._write_chunks([chunk], SIMPLE, pad=True)
+
+    # -- lifetime ------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._file is None:
+            raise ValueError("write to a closed ArrayRecordWriter")
+        if self._error is not None:
+            raise ValueError("the writer failed earlier") from self._error
+
+    def close(self) -> None:
+        """Write the last group, the footer and the postscript; close the file. Safe to call twice."""
+        if self._file is None:
+            return
+        try:
+            if self._group:
+                self._end_group()
+            self._submit()
+            while self._pending:
+                self._write_done(self._pending.popleft())
+            self._write_footer()
+        except BaseException as exc:
+            self._error = exc
+            raise
+        finally:
+            self._pending.clear()
+            file, self._file = self._file, None
+            file.close()
+
+    def _write_footer(self) -> None:
+        footer_offset = self._pos
+        entries, sizes = encode_footer_entries(
+            np.asarray(self._offsets, np.uint64), np.asarray(self._decoded, np.uint64),
+            np.asarray(self._counts, np.uint64))
+        bounds = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
+        meta = FooterMetadata(num_chunks=len(self._offsets), num_records=self._num_records,
+                              writer_options=str(self.options))
+        body = entries.tobytes()
+        records = [meta.encode()] + [body[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        self._write_tail(records, None)
+        self._write_tail([encode_postscript(footer_offset)] * POSTSCRIPT_COPIES, "uncompressed")
+
+    def ok(self) -> bool:
+        """False once an error happened while encoding or writing."""
+        return self._error is None
+
+    def is_open(self) -> bool:
+        """True until :meth:`close`."""
+        return self._file is not None
+
+    def __enter__(self) -> "ArrayRecordWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_file", None) is not None:
+            warnings.warn(f"ArrayRecordWriter for {self.path!r} was not closed; closing it now",
+                          ResourceWarning, stacklevel=2)
+            self.close()
+
+    def __repr__(self) -> str:
+        state = "open" if self.is_open() else "closed"
+        return f"ArrayRecordWriter({self.path!r}, {str(self.options)!r}, {state})"

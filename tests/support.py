@@ -1,0 +1,60 @@
+"""Shared helpers for the tests: the reference test data and the reference package."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import struct
+from functools import lru_cache
+from pathlib import Path
+
+TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+VECTORS = TESTDATA / "vectors"
+CORRUPT = TESTDATA / "corrupt"
+
+
+@lru_cache(maxsize=None)
+def manifest(kind: str) -> list[dict]:
+    """Entries of ``vectors/manifest.json`` or ``corrupt/manifest.json``."""
+    return json.loads((TESTDATA / kind / "manifest.json").read_text())["files"]
+
+
+@lru_cache(maxsize=None)
+def _make_vectors():
+    spec = importlib.util.spec_from_file_location("make_vectors", TESTDATA / "make_vectors.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def records_from_recipe(recipe: dict) -> list[bytes]:
+    """The exact records of a vectors entry (standard library only, no reference package)."""
+    return _make_vectors().records_from_recipe(recipe)
+
+
+def record_digest(records) -> str:
+    """The manifest's digest: sha256 over u64le(len(r)) + r for every record."""
+    h = hashlib.sha256()
+    for r in records:
+        h.update(struct.pack("<Q", len(r)))
+        h.update(bytes(r))
+    return h.hexdigest()
+
+
+def sha256_file(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def reference_writer(path, options: str = ""):
+    """Google's writer (the ``array-record`` package from the test extra)."""
+    from array_record.python.array_record_module import ArrayRecordWriter
+
+    return ArrayRecordWriter(str(path), options)
+
+
+def reference_reader(path, options: str = ""):
+    """Google's reader."""
+    from array_record.python.array_record_module import ArrayRecordReader
+
+    return ArrayRecordReader(str(path), options)
