@@ -1,4 +1,4 @@
-"""Riegeli chunks: find and check one in a mapped file, encode and decode simple chunks.
+"""Riegeli chunks: read and check one in a mapped file, encode and decode simple chunks.
 
 A simple chunk (type ``r``) holds a compression byte, a blob of record sizes
 (varints) and a blob of the concatenated record values (FORMAT.md §4). This
@@ -14,14 +14,13 @@ from typing import Sequence
 import numpy as np
 
 from .codecs import Codec, get_codec_by_id
-from .engine import framing
+from .engine import framing, simple
 from .engine.gather import sizes_to_bounds
-from .engine.varint import decode_varints, encode_varint, encode_varints, read_varint
+from .engine.varint import decode_varints, encode_varint, encode_varints
 from .errors import CorruptRecordError
 from .transposed import decode_transposed_chunk
 
 SIGNATURE = ord("s")
-METADATA = ord("m")
 PADDING = ord("p")
 SIMPLE = ord("r")
 TRANSPOSED = ord("t")
@@ -32,40 +31,32 @@ _STATUS_TEXT = {
     framing.BLOCK_HEADER: "block header hash mismatch or block header points elsewhere",
     framing.DATA_HASH: "chunk data hash mismatch",
     framing.BAD_POSITION: "chunk offset lies inside a block header",
+    simple.BAD_LAYOUT: "simple chunk's blob lengths do not fit its data",
 }
 
 
 @dataclass(frozen=True)
-class Chunk:
-    """A checked chunk: its header fields and its logical data bytes."""
+class ChunkRecords:
+    """A decoded data chunk: record k is ``values[bounds[k]:bounds[k+1]]``."""
 
-    chunk_type: int
-    num_records: int
-    decoded_size: int
-    data: np.ndarray  # uint8; a view into the map when the data was contiguous
+    values: np.ndarray  # uint8; a view into the map for uncompressed chunks
+    bounds: np.ndarray  # int64, num_records + 1 entries
 
+    @property
+    def num_records(self) -> int:
+        return len(self.bounds) - 1
 
-def load_chunk(src: np.ndarray, begin: int, limit: int, verify: bool) -> Chunk:
-    """Read the chunk at file position ``begin``, which must end by ``limit``."""
-    status, where, chunk_type, num_records, decoded, start, size, data = framing.read_chunk(
-        src, begin, limit, verify
-    )
-    if status != framing.OK:
-        raise CorruptRecordError(_STATUS_TEXT[status], offset=int(where))
-    if start >= 0:
-        data = src[start : start + size]
-    return Chunk(int(chunk_type), int(num_records), int(decoded), data)
+    def record(self, k: int) -> bytes:
+        return self.values[self.bounds[k]:self.bounds[k + 1]].tobytes()
 
 
-def _split_blob(data: np.ndarray, pos: int, stop: int, codec: Codec, what: str) -> np.ndarray:
-    """Return the decompressed bytes of the blob ``data[pos:stop]``."""
-    if codec.codec_id == 0:
-        return data[pos:stop]
-    size, body = read_varint(data, pos, stop)
-    if body < 0:
-        raise CorruptRecordError(f"{what} blob has a bad length varint")
+def _payload(buf: np.ndarray, pos: int, stop: int, size: int, codec_id: int, what: str) -> np.ndarray:
+    """The decompressed bytes of the blob payload ``buf[pos:stop]`` (``size`` of them)."""
+    if codec_id == 0:
+        return buf[pos:stop]
+    codec = get_codec_by_id(codec_id)
     try:
-        raw = codec.decompress(data[body:stop], int(size))
+        raw = codec.decompress(buf[pos:stop], size)
     except Exception as exc:  # the codec library's own error types vary
         raise CorruptRecordError(f"{what} blob does not decompress with {codec.name}: {exc}") from None
     out = np.frombuffer(raw, np.uint8)
@@ -74,38 +65,54 @@ def _split_blob(data: np.ndarray, pos: int, stop: int, codec: Codec, what: str) 
     return out
 
 
-def decode_records(chunk: Chunk) -> tuple[np.ndarray, np.ndarray]:
-    """Decode a data chunk into ``(values, bounds)``: record k is ``values[bounds[k]:bounds[k+1]]``."""
-    if chunk.chunk_type == SIMPLE:
-        return decode_simple_chunk(chunk)
-    if chunk.chunk_type == TRANSPOSED:
-        return decode_transposed_chunk(chunk.data, chunk.num_records, chunk.decoded_size)
-    raise CorruptRecordError(f"expected a data chunk, found chunk type {chunk.chunk_type:#04x}")
+def _read(src: np.ndarray, begin: int, limit: int, verify: bool):
+    """``read_simple`` with its status turned into an exception."""
+    fields = simple.read_simple(src, begin, limit, verify)
+    if fields[0] != framing.OK:
+        raise CorruptRecordError(_STATUS_TEXT[fields[0]], offset=int(fields[1]))
+    return fields
 
 
-def decode_simple_chunk(chunk: Chunk) -> tuple[np.ndarray, np.ndarray]:
-    """Decode a simple chunk (type ``r``) into ``(values, bounds)``."""
-    if chunk.chunk_type != SIMPLE:
-        raise CorruptRecordError(f"expected a simple chunk, found chunk type {chunk.chunk_type:#04x}")
-    data = chunk.data
-    if len(data) == 0:
-        raise CorruptRecordError("simple chunk has no data")
-    codec = get_codec_by_id(int(data[0]))
-    sizes_len, sizes_pos = read_varint(data, 1, len(data))
-    if sizes_pos < 0 or sizes_len > len(data) - sizes_pos:
-        raise CorruptRecordError("simple chunk's sizes length is wrong")
-    sizes_stop = sizes_pos + int(sizes_len)
-    sizes_raw = _split_blob(data, sizes_pos, sizes_stop, codec, "sizes")
-    sizes, end = decode_varints(sizes_raw, 0, len(sizes_raw), chunk.num_records)
+def read_chunk_records(src: np.ndarray, begin: int, limit: int, verify: bool) -> ChunkRecords:
+    """Read, check and decode the data chunk at file position ``begin`` (ending by ``limit``)."""
+    (_, _, chunk_type, num_records, decoded, start, size, copy,
+     codec_id, sizes_pos, sizes_stop, sizes_size, values_pos, values_stop, values_size) = _read(
+        src, begin, limit, verify)
+    buf = src if start >= 0 else copy
+    if chunk_type == TRANSPOSED:
+        data = src[start:start + size] if start >= 0 else copy
+        return ChunkRecords(*decode_transposed_chunk(data, num_records, decoded))
+    if chunk_type != SIMPLE:
+        raise CorruptRecordError(f"expected a data chunk, found chunk type {chunk_type:#04x}")
+    sizes_raw = _payload(buf, sizes_pos, sizes_stop, sizes_size, codec_id, "sizes")
+    sizes, end = decode_varints(sizes_raw, 0, len(sizes_raw), num_records)
     if end != len(sizes_raw):
         raise CorruptRecordError("record sizes do not decode to exactly num_records varints")
-    bounds, ok = sizes_to_bounds(sizes, chunk.decoded_size)
+    bounds, ok = sizes_to_bounds(sizes, decoded)
     if not ok:
         raise CorruptRecordError("record sizes do not add up to the chunk's decoded size")
-    values = _split_blob(data, sizes_stop, len(data), codec, "values")
-    if len(values) != chunk.decoded_size:
+    values = _payload(buf, values_pos, values_stop, values_size, codec_id, "values")
+    if len(values) != decoded:
         raise CorruptRecordError("record values do not match the chunk's decoded size")
-    return values, bounds
+    return ChunkRecords(values, bounds)
+
+
+def read_single_record(src: np.ndarray, begin: int, limit: int, verify: bool) -> bytes | None:
+    """The record of a one-record simple chunk, or None if the chunk is not one.
+
+    The fast path of random access at group size 1: the values blob is the
+    record, so the sizes blob is not decoded (the chunk's hashes vouch for it).
+    """
+    (_, _, chunk_type, num_records, decoded, start, _, copy,
+     codec_id, _, _, _, values_pos, values_stop, values_size) = _read(src, begin, limit, verify)
+    if chunk_type != SIMPLE or num_records != 1:
+        return None
+    if values_size != decoded:
+        raise CorruptRecordError("record values do not match the chunk's decoded size")
+    buf = src if start >= 0 else copy
+    if codec_id == 0:
+        return buf[values_pos:values_stop].tobytes()
+    return _payload(buf, values_pos, values_stop, values_size, codec_id, "values").tobytes()
 
 
 def _blob(raw: bytes, codec: Codec, level: int | None, window_log: int | None) -> bytes:

@@ -11,7 +11,7 @@ from typing import Iterable, Iterator, overload
 
 import numpy as np
 
-from .chunk import Chunk, decode_records, decode_simple_chunk, load_chunk
+from .chunk import ChunkRecords, read_chunk_records, read_single_record
 from .engine.blocks import BLOCK_SIZE
 from .engine.proto import decode_footer_entries
 from .errors import CorruptRecordError
@@ -22,7 +22,6 @@ from .parallel import shared_pool
 
 # Decoded chunks kept for files whose chunks hold more than one record.
 CHUNK_CACHE_SIZE = 16
-_Decoded = tuple[np.ndarray, np.ndarray]  # (values, bounds)
 
 
 def _map_file(path: str) -> tuple[object, np.ndarray]:
@@ -54,7 +53,7 @@ class ArrayRecordReader:
         self.options = ReaderOptions.parse(options)
         self._verify = self.options.verify_checksums
         self._cursor = 0
-        self._cache: OrderedDict[int, _Decoded] = OrderedDict()
+        self._cache: OrderedDict[int, ChunkRecords] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._buffer, self._src = _map_file(self.path)
         try:
@@ -79,22 +78,21 @@ class ArrayRecordReader:
                 "at least one (truncated, or not an ArrayRecord file)", path=self.path)
         postscript_at = size - BLOCK_SIZE
         try:
-            values, bounds = decode_simple_chunk(load_chunk(self._src, postscript_at, size, self._verify))
-            if len(bounds) < 2:
+            postscript = read_chunk_records(self._src, postscript_at, size, self._verify)
+            if postscript.num_records < 1:
                 raise CorruptRecordError("postscript chunk holds no record")
-            footer_at = decode_postscript(values[bounds[0]:bounds[1]].tobytes())
+            footer_at = decode_postscript(postscript.record(0))
         except CorruptRecordError as err:
             raise self._corrupt(err, "cannot read the postscript", postscript_at) from None
         if not 64 <= footer_at < postscript_at:
             raise CorruptRecordError(f"postscript points at a footer outside the file ({footer_at})",
                                      path=self.path, offset=postscript_at)
         try:
-            values, bounds = decode_simple_chunk(load_chunk(self._src, footer_at, postscript_at,
-                                                            self._verify))
-            if len(bounds) < 2:
+            footer = read_chunk_records(self._src, footer_at, postscript_at, self._verify)
+            if footer.num_records < 1:
                 raise CorruptRecordError("footer chunk holds no record")
-            meta = FooterMetadata.decode(values[bounds[0]:bounds[1]].tobytes())
-            offsets, records, bad = decode_footer_entries(values, bounds[1:])
+            meta = FooterMetadata.decode(footer.record(0))
+            offsets, records, bad = decode_footer_entries(footer.values, footer.bounds[1:])
             if bad >= 0:
                 raise CorruptRecordError(f"footer entry {bad} is malformed")
             if len(offsets) != meta.num_chunks:
@@ -138,23 +136,26 @@ class ArrayRecordReader:
 
     # -- chunks --------------------------------------------------------------
 
-    def _decode_chunk(self, k: int) -> _Decoded:
-        """Read, check and decode data chunk ``k``."""
+    def _src_or_raise(self) -> np.ndarray:
         src = self._src
         if src is None:
             raise ValueError("read from a closed ArrayRecordReader")
+        return src
+
+    def _decode_chunk(self, k: int) -> ChunkRecords:
+        """Read, check and decode data chunk ``k``."""
         begin, limit = self._index.span(k)
         try:
-            chunk: Chunk = load_chunk(src, begin, limit, self._verify)
+            chunk = read_chunk_records(self._src_or_raise(), begin, limit, self._verify)
             expected = self._index.chunk_records(k)
             if chunk.num_records != expected:
                 raise CorruptRecordError(
                     f"chunk holds {chunk.num_records} records, the footer says {expected}")
-            return decode_records(chunk)
+            return chunk
         except CorruptRecordError as err:
             raise self._corrupt(err, "cannot read a data chunk", begin, k) from None
 
-    def _chunk(self, k: int) -> _Decoded:
+    def _chunk(self, k: int) -> ChunkRecords:
         """A decoded chunk, through a small LRU when chunks hold several records."""
         if self._index.group_size == 1:
             return self._decode_chunk(k)
@@ -181,8 +182,15 @@ class ArrayRecordReader:
 
     def _record(self, i: int) -> bytes:
         k, j = self._index.locate(i)
-        values, bounds = self._chunk(k)
-        return values[bounds[j]:bounds[j + 1]].tobytes()
+        if self._index.chunk_records(k) == 1:
+            begin, limit = self._index.span(k)
+            try:
+                record = read_single_record(self._src_or_raise(), begin, limit, self._verify)
+            except CorruptRecordError as err:
+                raise self._corrupt(err, "cannot read a data chunk", begin, k) from None
+            if record is not None:
+                return record
+        return self._chunk(k).record(j)
 
     def _records(self, indices: np.ndarray) -> list[bytes]:
         """Records at ``indices`` (already in range), each chunk decoded once, chunks in parallel."""
@@ -198,10 +206,9 @@ class ArrayRecordReader:
         def fill(group_lo: int, group_hi: int) -> None:
             for g in range(group_lo, group_hi):
                 lo, hi = starts[g], stops[g]
-                values, bounds = self._chunk(int(sorted_chunks[lo]))
+                chunk = self._chunk(int(sorted_chunks[lo]))
                 for pos in order[lo:hi]:
-                    j = within[pos]
-                    out[pos] = values[bounds[j]:bounds[j + 1]].tobytes()
+                    out[pos] = chunk.record(within[pos])
 
         self._run_split(fill, len(starts))
         return out
@@ -298,13 +305,13 @@ class ArrayRecordReader:
         pending = [pool.submit(self._decode_chunk, k) for k in range(min(ahead, count))]
         for k in range(count):
             if ahead:
-                values, bounds = pending.pop(0).result()
+                chunk = pending.pop(0).result()
                 if k + ahead < count:
                     pending.append(pool.submit(self._decode_chunk, k + ahead))
             else:
-                values, bounds = self._decode_chunk(k)
-            for j in range(len(bounds) - 1):
-                yield values[bounds[j]:bounds[j + 1]].tobytes()
+                chunk = self._decode_chunk(k)
+            for j in range(chunk.num_records):
+                yield chunk.record(j)
 
     # -- lifetime ------------------------------------------------------------
 
