@@ -13,7 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .codecs import Codec, get_codec_by_id
+from .blob import decompress_payload
+from .codecs import Codec
 from .engine import framing, simple
 from .engine.gather import sizes_to_bounds
 from .engine.varint import decode_varints, encode_varint, encode_varints
@@ -50,21 +51,6 @@ class ChunkRecords:
         return self.values[self.bounds[k]:self.bounds[k + 1]].tobytes()
 
 
-def _payload(buf: np.ndarray, pos: int, stop: int, size: int, codec_id: int, what: str) -> np.ndarray:
-    """The decompressed bytes of the blob payload ``buf[pos:stop]`` (``size`` of them)."""
-    if codec_id == 0:
-        return buf[pos:stop]
-    codec = get_codec_by_id(codec_id)
-    try:
-        raw = codec.decompress(buf[pos:stop], size)
-    except Exception as exc:  # the codec library's own error types vary
-        raise CorruptRecordError(f"{what} blob does not decompress with {codec.name}: {exc}") from None
-    out = np.frombuffer(raw, np.uint8)
-    if len(out) != size:
-        raise CorruptRecordError(f"{what} blob decompressed to {len(out)} bytes, expected {size}")
-    return out
-
-
 def _read(src: np.ndarray, begin: int, limit: int, verify: bool):
     """``read_simple`` with its status turned into an exception."""
     fields = simple.read_simple(src, begin, limit, verify)
@@ -84,14 +70,16 @@ def read_chunk_records(src: np.ndarray, begin: int, limit: int, verify: bool) ->
         return ChunkRecords(*decode_transposed_chunk(data, num_records, decoded))
     if chunk_type != SIMPLE:
         raise CorruptRecordError(f"expected a data chunk, found chunk type {chunk_type:#04x}")
-    sizes_raw = _payload(buf, sizes_pos, sizes_stop, sizes_size, codec_id, "sizes")
+    sizes_raw = np.frombuffer(decompress_payload(codec_id, buf[sizes_pos:sizes_stop], sizes_size, "sizes blob"),
+                              np.uint8)
     sizes, end = decode_varints(sizes_raw, 0, len(sizes_raw), num_records)
     if end != len(sizes_raw):
         raise CorruptRecordError("record sizes do not decode to exactly num_records varints")
     bounds, ok = sizes_to_bounds(sizes, decoded)
     if not ok:
         raise CorruptRecordError("record sizes do not add up to the chunk's decoded size")
-    values = _payload(buf, values_pos, values_stop, values_size, codec_id, "values")
+    values = np.frombuffer(decompress_payload(codec_id, buf[values_pos:values_stop], values_size,
+                                              "values blob"), np.uint8)
     if len(values) != decoded:
         raise CorruptRecordError("record values do not match the chunk's decoded size")
     return ChunkRecords(values, bounds)
@@ -110,9 +98,8 @@ def read_single_record(src: np.ndarray, begin: int, limit: int, verify: bool) ->
     if values_size != decoded:
         raise CorruptRecordError("record values do not match the chunk's decoded size")
     buf = src if start >= 0 else copy
-    if codec_id == 0:
-        return buf[values_pos:values_stop].tobytes()
-    return _payload(buf, values_pos, values_stop, values_size, codec_id, "values").tobytes()
+    record = decompress_payload(codec_id, buf[values_pos:values_stop], values_size, "values blob")
+    return record if type(record) is bytes else bytes(record)
 
 
 def _blob(raw: bytes, codec: Codec, level: int | None, window_log: int | None) -> bytes:

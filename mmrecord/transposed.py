@@ -55,7 +55,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .errors import ArrayRecordError, CorruptRecordError
+from .blob import decompress_blob
+from .engine.varint import read_varint
+from .errors import CorruptRecordError
 
 __all__ = ["decode_transposed_chunk"]
 
@@ -607,55 +609,6 @@ def _execute(bufdata, bucket_sizes, buffer_lengths, nodes, tag_bytes, first_node
 # ---------------------------------------------------------------------------
 
 
-def _read_varint64(data: np.ndarray, pos: int, stop: int) -> tuple[int, int]:
-    """A varint at ``data[pos:stop]`` (plain Python; used a few times per chunk)."""
-    value = 0
-    shift = 0
-    end = min(stop, pos + 10)
-    raw = data[pos:end].tobytes()
-    for i, byte in enumerate(raw):
-        if shift == 63 and byte > 1:
-            break
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos + i + 1
-        shift += 7
-    raise CorruptRecordError("transposed chunk: bad length varint")
-
-
-def _decompress(codec, blob: np.ndarray, max_size: int, what: str) -> np.ndarray:
-    """Decompress one compressed blob: ``varint(uncompressed_length) ‖ codec payload``.
-
-    The declared length is checked against ``max_size`` before the codec runs,
-    so a damaged length cannot make the codec allocate an absurd buffer.
-    """
-    size, body = _read_varint64(blob, 0, len(blob))
-    if size > max_size:
-        raise CorruptRecordError(
-            f"transposed chunk: {what} claims {size} decompressed bytes, more than the chunk can hold"
-        )
-    try:
-        raw = codec.decompress(blob[body:], size)
-    except (ArrayRecordError, TypeError, AttributeError, NameError, ImportError, NotImplementedError):
-        raise  # mmrecord's own errors, and programming or installation errors, pass through
-    except Exception as exc:  # the codec libraries' own error types for bad data vary
-        raise CorruptRecordError(
-            f"transposed chunk: {what} does not decompress: {type(exc).__name__}: {exc}"
-        ) from None
-    out = np.frombuffer(raw, np.uint8)
-    if len(out) != size:
-        raise CorruptRecordError(
-            f"transposed chunk: {what} decompressed to {len(out)} bytes, expected {size}"
-        )
-    return out
-
-
-def _codec_for(codec_id: int):
-    from .codecs import get_codec_by_id  # imported late: the registry loads plug-ins
-
-    return get_codec_by_id(codec_id)
-
-
 def decode_transposed_chunk(
     data: np.ndarray, num_records: int, decoded_size: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -693,14 +646,16 @@ def decode_transposed_chunk(
     max_header = 128 * work + (1 << 16)
     max_transitions = 64 * work + (1 << 10)
 
-    compression = int(data[0])
-    codec = None if compression == 0 else _codec_for(compression)
-    header_len, pos = _read_varint64(data, 1, n)
+    codec_id = int(data[0])
+    header_len, pos = read_varint(data, 1, n)
+    if pos < 0:
+        raise CorruptRecordError("transposed chunk: bad header length varint")
+    header_len = int(header_len)
     if header_len > n - pos:
         raise CorruptRecordError("transposed chunk: header runs past the end of the data")
     header_blob = data[pos: pos + header_len]
     pos += header_len
-    header = header_blob if codec is None else _decompress(codec, header_blob, max_header, "header")
+    header = decompress_blob(codec_id, header_blob, max_header, "transposed chunk header")
 
     (status, bucket_lengths, buffer_lengths, nodes, tag_bytes,
      first_node, nonproto_buffer, longest_chain) = _parse_header(header)
@@ -719,7 +674,7 @@ def decode_transposed_chunk(
         if length > n - pos:
             raise CorruptRecordError("transposed chunk: bucket runs past the end of the data")
         pos += length
-    if codec is None:
+    if codec_id == 0:
         bufdata = data[bucket_start:pos]
         bucket_sizes = bucket_lengths
     else:
@@ -727,7 +682,7 @@ def decode_transposed_chunk(
         remaining = total_buffers
         p = bucket_start
         for length in bucket_lengths.tolist():
-            part = _decompress(codec, data[p: p + length], remaining, "bucket")
+            part = decompress_blob(codec_id, data[p: p + length], remaining, "transposed chunk bucket")
             remaining -= len(part)
             parts.append(part)
             p += length
@@ -740,10 +695,7 @@ def decode_transposed_chunk(
             bufdata = np.empty(0, np.uint8)
 
     # Transitions: the rest of the data.
-    if codec is None:
-        transitions = data[pos:]
-    else:
-        transitions = _decompress(codec, data[pos:], max_transitions, "transitions")
+    transitions = decompress_blob(codec_id, data[pos:], max_transitions, "transposed chunk transitions")
     if len(transitions) > max_transitions:
         raise CorruptRecordError("transposed chunk: more transitions than records and bytes to drive")
 

@@ -1,0 +1,44 @@
+"""Compressed blobs (FORMAT.md §4.1): ``varint(decompressed length) ‖ codec payload``.
+
+Simple and transposed chunks store their parts this way; this module is the one
+place that decompresses them, bounds the declared size and turns codec
+failures into :class:`CorruptRecordError`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .codecs import get_codec_by_id
+from .engine.varint import read_varint
+from .errors import ArrayRecordError, CorruptRecordError
+
+
+def decompress_payload(codec_id: int, payload: np.ndarray, size: int, what: str) -> np.ndarray | bytes:
+    """The ``size`` bytes a payload decompresses to: the codec's ``bytes``, or for codec 0 the payload."""
+    if codec_id == 0:
+        out = payload
+    else:
+        codec = get_codec_by_id(codec_id)
+        try:
+            out = codec.decompress(payload, size)
+        except (ArrayRecordError, TypeError, AttributeError, NameError, ImportError, NotImplementedError):
+            raise  # mmrecord's own errors, and programming or installation errors, pass through
+        except Exception as exc:  # the codec libraries' own error types for bad data vary
+            raise CorruptRecordError(
+                f"{what} does not decompress with {codec.name}: {type(exc).__name__}: {exc}") from None
+    if len(out) != size:
+        raise CorruptRecordError(f"{what} decompressed to {len(out)} bytes, expected {size}")
+    return out
+
+
+def decompress_blob(codec_id: int, blob: np.ndarray, max_size: int, what: str) -> np.ndarray:
+    """Decompress a whole blob, refusing a declared length above ``max_size`` before decoding."""
+    if codec_id == 0:
+        return blob
+    size, body = read_varint(blob, 0, len(blob))
+    if body < 0:
+        raise CorruptRecordError(f"{what} has a bad length varint")
+    if size > max_size:
+        raise CorruptRecordError(f"{what} claims {size} decompressed bytes, more than the chunk can hold")
+    return np.frombuffer(decompress_payload(codec_id, blob[body:], int(size), what), np.uint8)
