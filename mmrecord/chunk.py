@@ -50,6 +50,13 @@ class ChunkRecords:
     def record(self, k: int) -> bytes:
         return self.values[self.bounds[k]:self.bounds[k + 1]].tobytes()
 
+    def records(self, ks: np.ndarray) -> list[bytes]:
+        """Records ``ks`` (in that order), sliced from one ``bytes`` copy of the values."""
+        if len(ks) == 1:
+            return [self.record(int(ks[0]))]
+        values, starts, stops = self.values.tobytes(), self.bounds[ks].tolist(), self.bounds[ks + 1].tolist()
+        return [values[a:b] for a, b in zip(starts, stops)]
+
 
 def _read(src: np.ndarray, begin: int, limit: int, verify: bool):
     """``read_simple`` with its status turned into an exception."""
@@ -100,6 +107,23 @@ def read_single_record(src: np.ndarray, begin: int, limit: int, verify: bool) ->
     buf = src if start >= 0 else copy
     record = decompress_payload(codec_id, buf[values_pos:values_stop], values_size, "values blob")
     return record if type(record) is bytes else bytes(record)
+
+
+def read_single_records(src: np.ndarray, begins: np.ndarray, limits: np.ndarray,
+                        verify: bool) -> list[bytes | None]:
+    """The records of many one-record simple chunks; None where the caller must use the slow path."""
+    ok, codec, pos, stop, size = simple.read_single_record_spans(src, begins, limits, verify)
+    view = memoryview(src)
+    out: list[bytes | None] = []
+    for good, codec_id, a, b, n in zip(ok.tolist(), codec.tolist(), pos.tolist(), stop.tolist(), size.tolist()):
+        if not good:
+            out.append(None)
+        elif codec_id == 0:
+            out.append(bytes(view[a:b]))
+        else:
+            record = decompress_payload(codec_id, view[a:b], n, "values blob")
+            out.append(record if type(record) is bytes else bytes(record))
+    return out
 
 
 def _blob(raw: bytes, codec: Codec, level: int | None, window_log: int | None) -> bytes:

@@ -58,6 +58,17 @@ class ChunkIndex:
         limit = self.offsets[k + 1] if k + 1 < len(self.offsets) else self.footer_offset
         return int(self.offsets[k]), int(limit)
 
+    def spans(self, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised :meth:`span` over an int64 array of chunk numbers."""
+        following = chunks + 1
+        limits = self.offsets[np.minimum(following, len(self.offsets) - 1)]
+        return self.offsets[chunks], np.where(following < len(self.offsets), limits, self.footer_offset)
+
+    @property
+    def one_record_per_chunk(self) -> bool:
+        """True when chunk ``i`` holds exactly record ``i`` (group size 1, the default)."""
+        return self._first is None and self.group_size == 1
+
     def chunk_records(self, k: int) -> int:
         """How many records chunk ``k`` holds."""
         first = self.first_record(k)

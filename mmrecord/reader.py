@@ -6,12 +6,12 @@ import mmap
 import os
 import threading
 from concurrent.futures import wait
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Iterable, Iterator, overload
 
 import numpy as np
 
-from .chunk import ChunkRecords, read_chunk_records, read_single_record
+from .chunk import ChunkRecords, read_chunk_records, read_single_record, read_single_records
 from .engine.blocks import BLOCK_SIZE
 from .engine.proto import decode_footer_entries
 from .errors import CorruptRecordError
@@ -192,11 +192,38 @@ class ArrayRecordReader:
                 return record
         return self._chunk(k).record(j)
 
-    def _records(self, indices: np.ndarray) -> list[bytes]:
-        """Records at ``indices`` (already in range), each chunk decoded once, chunks in parallel."""
+    def _records(self, indices: np.ndarray, parallel: bool = True) -> list[bytes]:
+        """Records at ``indices`` (already in range), each chunk decoded once.
+
+        With ``parallel`` the work is split over the shared pool; tasks already
+        running on the pool pass False, so that no task waits on another.
+        """
         out: list[bytes] = [b""] * len(indices)
-        if not len(indices):
-            return out
+        if self._index.one_record_per_chunk:
+            work = self._single_records_into(indices, out)
+            count = len(indices)
+        else:
+            work, count = self._chunk_records_into(indices, out)
+        if parallel:
+            self._run_split(work, count)
+        else:
+            work(0, count)
+        return out
+
+    def _single_records_into(self, indices: np.ndarray, out: list[bytes]):
+        """Work over ``out``'s positions for a file with one record per chunk."""
+        src = self._src_or_raise()
+
+        def fill(lo: int, hi: int) -> None:
+            part = indices[lo:hi]
+            begins, limits = self._index.spans(part)
+            for n, record in enumerate(read_single_records(src, begins, limits, self._verify)):
+                out[lo + n] = record if record is not None else self._record(int(part[n]))
+
+        return fill
+
+    def _chunk_records_into(self, indices: np.ndarray, out: list[bytes]):
+        """Work over groups of indices that share a chunk, and the number of groups."""
         chunks, within = self._index.locate_many(indices)
         order = np.argsort(chunks, kind="stable")
         sorted_chunks = chunks[order]
@@ -207,11 +234,10 @@ class ArrayRecordReader:
             for g in range(group_lo, group_hi):
                 lo, hi = starts[g], stops[g]
                 chunk = self._chunk(int(sorted_chunks[lo]))
-                for pos in order[lo:hi]:
-                    out[pos] = chunk.record(within[pos])
+                for pos, record in zip(order[lo:hi].tolist(), chunk.records(within[order[lo:hi]])):
+                    out[pos] = record
 
-        self._run_split(fill, len(starts))
-        return out
+        return fill, len(starts)
 
     def _run_split(self, work, count: int) -> None:
         """Run ``work(lo, hi)`` over ``range(count)`` split across the shared pool."""
@@ -292,26 +318,25 @@ class ArrayRecordReader:
     # -- sequential ----------------------------------------------------------
 
     def __iter__(self) -> Iterator[bytes]:
-        """All records in order, decoding chunks ahead on the pool (``readahead_buffer_size``)."""
-        index = self._index
-        count = len(index)
-        if not count:
+        """All records in order; batches of about ``readahead_buffer_size`` bytes are decoded ahead."""
+        index, total = self._index, self._index.num_records
+        if not total:
             return
-        chunk_bytes = max(1, (index.footer_offset - int(index.offsets[0])) // count)
-        ahead = max(1, min(64, self.options.readahead_buffer_size // chunk_bytes))
+        stored_per_record = max(1, (index.footer_offset - int(index.offsets[0])) // total)
+        step = max(1, index.group_size, self.options.readahead_buffer_size // stored_per_record)
+        batches = [np.arange(a, min(a + step, total), dtype=np.int64) for a in range(0, total, step)]
         if self.options.max_parallelism == 0:
-            ahead = 0
+            for batch in batches:
+                yield from self._records(batch, parallel=False)
+            return
         pool = shared_pool()
-        pending = [pool.submit(self._decode_chunk, k) for k in range(min(ahead, count))]
-        for k in range(count):
-            if ahead:
-                chunk = pending.pop(0).result()
-                if k + ahead < count:
-                    pending.append(pool.submit(self._decode_chunk, k + ahead))
-            else:
-                chunk = self._decode_chunk(k)
-            for j in range(chunk.num_records):
-                yield chunk.record(j)
+        ahead = max(1, self.options.max_parallelism)
+        pending = deque(pool.submit(self._records, b, False) for b in batches[:ahead])
+        for k in range(len(batches)):
+            records = pending.popleft().result()
+            if k + ahead < len(batches):
+                pending.append(pool.submit(self._records, batches[k + ahead], False))
+            yield from records
 
     # -- lifetime ------------------------------------------------------------
 

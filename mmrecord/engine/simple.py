@@ -67,3 +67,31 @@ def read_simple(src, begin: int, limit: int, verify: bool):
     if not ok:
         return BAD_LAYOUT, begin, chunk_type, num_records, decoded, start, size, copy, 0, 0, 0, 0, 0, 0, 0
     return status, where, chunk_type, num_records, decoded, start, size, copy, codec, sp, ss, sn, vp, vs, vn
+
+
+@njit(cache=True, nogil=True)
+def read_single_record_spans(src, begins, limits, verify: bool):
+    """For many one-record simple chunks at once: where each record's values payload lies.
+
+    Returns ``(ok, codec_id, values_pos, values_stop, values_size)`` arrays. ``ok[i]`` is
+    false when chunk ``i`` is damaged, is not a one-record simple chunk whose
+    payload matches its decoded size, or is cut by a block header (its bytes
+    are not contiguous in ``src``); the caller reads those one at a time,
+    which also gives the precise error.
+    """
+    n = len(begins)
+    ok = np.zeros(n, np.bool_)
+    codec = np.zeros(n, np.int64)
+    pos = np.zeros(n, np.int64)
+    stop = np.zeros(n, np.int64)
+    size = np.zeros(n, np.int64)
+    for i in range(n):
+        status, _, chunk_type, num_records, decoded, start, _, _, c, _, _, _, vp, vs, vn = read_simple(
+            src, begins[i], limits[i], verify)
+        if status == OK and chunk_type == SIMPLE_CHUNK and num_records == 1 and start >= 0 and vn == decoded:
+            ok[i] = True
+            codec[i] = c
+            pos[i] = vp
+            stop[i] = vs
+            size[i] = vn
+    return ok, codec, pos, stop, size

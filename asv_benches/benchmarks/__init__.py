@@ -1,0 +1,1 @@
+"""asv benchmarks for mmrecord (configuration: ../asv.conf.json)."""

@@ -1,0 +1,63 @@
+"""Reading: single random records, batches, whole permutations, sequential reads, opening."""
+
+import os
+
+import mmrecord
+
+from .dataset import (ASV_NUM_RECORDS, CODECS, GROUP_SIZES, make_records, permutation,
+                      random_indices, writer_options)
+
+NUM_SINGLE = 1_000  # random single reads per call
+BATCH = 256
+
+
+class Read:
+    params = (list(CODECS), list(GROUP_SIZES))
+    param_names = ("codec", "group_size")
+    timeout = 300
+
+    def setup_cache(self):
+        """Write the dataset once per codec and group size; asv keeps the files for every run."""
+        records = make_records(ASV_NUM_RECORDS)
+        paths = {}
+        for codec in CODECS:
+            for group_size in GROUP_SIZES:
+                path = os.path.abspath(f"{codec.replace(':', '_')}_gs{group_size}.array_record")
+                with mmrecord.ArrayRecordWriter(path, writer_options(codec, group_size)) as writer:
+                    writer.write_many(records)
+                paths[codec, group_size] = path
+        return paths
+
+    def setup(self, paths, codec, group_size):
+        self.path = paths[codec, group_size]
+        self.reader = mmrecord.ArrayRecordReader(self.path)
+        self.sample = random_indices(ASV_NUM_RECORDS, NUM_SINGLE).tolist()
+        self.perm = permutation(ASV_NUM_RECORDS)
+        self.batch = self.perm[:BATCH]
+
+    def teardown(self, paths, codec, group_size):
+        self.reader.close()
+
+    def time_random_single(self, paths, codec, group_size):
+        reader = self.reader
+        for i in self.sample:
+            reader[i]
+
+    def time_batch_256(self, paths, codec, group_size):
+        self.reader[self.batch]
+
+    def time_whole_permutation(self, paths, codec, group_size):
+        self.reader[self.perm]
+
+    def time_read_all(self, paths, codec, group_size):
+        self.reader.read_all()
+
+    def time_iterate(self, paths, codec, group_size):
+        for _ in self.reader:
+            pass
+
+    def time_open(self, paths, codec, group_size):
+        """Open the file, read the middle record, close."""
+        reader = mmrecord.ArrayRecordReader(self.path)
+        reader[ASV_NUM_RECORDS // 2]
+        reader.close()
