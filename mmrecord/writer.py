@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from array import array
 from collections import deque
 from concurrent.futures import Future
 from typing import Iterable
@@ -39,8 +40,18 @@ def _as_record(record) -> bytes:
     return view.tobytes()
 
 
-def _encode_groups(groups: list[list[bytes]], options: WriterOptions) -> list[EncodedChunk]:
-    return [encode_simple_chunk(g, options.codec, options.level, options.window_log) for g in groups]
+_Encoded = tuple[list[EncodedChunk], "BaseException | None"]
+
+
+def _encode_groups(groups: list[list[bytes]], options: WriterOptions) -> _Encoded:
+    """Encode groups in order, stopping at the first failure: the chunks before it and the error."""
+    chunks: list[EncodedChunk] = []
+    for group in groups:
+        try:
+            chunks.append(encode_simple_chunk(group, options.codec, options.level, options.window_log))
+        except Exception as exc:
+            return chunks, exc
+    return chunks, None
 
 
 def _padding_length(pos: int) -> int:
@@ -80,10 +91,10 @@ class ArrayRecordWriter:
         self._groups_bytes = 0
         self._group_bytes = 0
         self._pending: deque[Future] = deque()
-        self._offsets: list[int] = []
-        self._decoded: list[int] = []
-        self._counts: list[int] = []
-        self._num_records = 0
+        # The footer's index, 8 bytes a number (a file may have millions of chunks).
+        self._offsets = array("Q")
+        self._decoded = array("Q")
+        self._counts = array("Q")
         self._write_chunks([EncodedChunk(b"", 0, 0)], SIGNATURE, pad=False)
 
     # -- writing records -----------------------------------------------------
@@ -94,9 +105,12 @@ class ArrayRecordWriter:
         record = _as_record(record)
         self._group.append(record)
         self._group_bytes += len(record)
-        self._num_records += 1
         if len(self._group) == self.options.group_size:
-            self._end_group()
+            try:
+                self._end_group()
+            except BaseException as exc:
+                self._error = exc
+                raise
 
     def write_many(self, records: Iterable) -> None:
         """Append every record of an iterable."""
@@ -116,16 +130,20 @@ class ArrayRecordWriter:
         if not groups:
             return
         if self.options.max_parallelism == 1:
-            self._write_data(_encode_groups(groups, self.options))
+            self._write_encoded(_encode_groups(groups, self.options))
             return
         self._pending.append(shared_pool().submit(_encode_groups, groups, self.options))
         while len(self._pending) > self.options.max_parallelism or (
             self._pending and self._pending[0].done()
         ):
-            self._write_done(self._pending.popleft())
+            self._write_encoded(self._pending.popleft().result())
 
-    def _write_done(self, future: Future) -> None:
-        self._write_data(future.result())
+    def _write_encoded(self, encoded: _Encoded) -> None:
+        """Write a job's chunks; if the job failed part-way, write what came before and raise."""
+        chunks, failure = encoded
+        self._write_data(chunks)
+        if failure is not None:
+            raise failure
 
     def _write_data(self, chunks: list[EncodedChunk]) -> None:
         """Write data chunks and remember them for the footer."""
@@ -188,19 +206,29 @@ class ArrayRecordWriter:
         if self._file is None:
             return
         try:
-            if self._group:
-                self._end_group()
-            self._submit()
-            while self._pending:
-                self._write_done(self._pending.popleft())
-            self._write_footer()
+            if self._error is None:
+                self._flush_records()
         except BaseException as exc:
             self._error = exc
-            raise
+        try:
+            # After a failure the file keeps every record before the failed group.
+            self._write_footer()
         finally:
+            for future in self._pending:
+                future.cancel()
             self._pending.clear()
             file, self._file = self._file, None
             file.close()
+        if self._error is not None:
+            raise self._error
+
+    def _flush_records(self) -> None:
+        """Encode and write every record still buffered or in flight."""
+        if self._group:
+            self._end_group()
+        self._submit()
+        while self._pending:
+            self._write_encoded(self._pending.popleft().result())
 
     def _write_footer(self) -> None:
         footer_offset = self._pos
@@ -208,7 +236,7 @@ class ArrayRecordWriter:
             np.asarray(self._offsets, np.uint64), np.asarray(self._decoded, np.uint64),
             np.asarray(self._counts, np.uint64))
         bounds = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
-        meta = FooterMetadata(num_chunks=len(self._offsets), num_records=self._num_records,
+        meta = FooterMetadata(num_chunks=len(self._offsets), num_records=sum(self._counts),
                               writer_options=str(self.options))
         body = entries.tobytes()
         records = [meta.encode()] + [body[a:b] for a, b in zip(bounds[:-1], bounds[1:])]

@@ -115,3 +115,26 @@ def test_parallel_encoding_keeps_order(tmp_path, parallelism):
         writer.write_many(records)
     assert mmrecord.ArrayRecordReader(path).read_all() == records
     assert path.read_bytes() == serial.read_bytes()
+
+
+def test_failed_chunk_still_leaves_a_valid_file(tmp_path, monkeypatch):
+    """A codec failure mid-file keeps every record before the failed group."""
+    from mmrecord import writer as writer_module
+
+    real = writer_module.encode_simple_chunk
+
+    def flaky(records, *args):
+        if b"bad" in records:
+            raise MemoryError("codec ran out of memory")
+        return real(records, *args)
+
+    monkeypatch.setattr(writer_module, "encode_simple_chunk", flaky)
+    path = tmp_path / "failing.array_record"
+    writer = mmrecord.ArrayRecordWriter(path, "group_size:2,max_parallelism:1")
+    writer.write_many([b"a", b"b", b"c", b"bad", b"e", b"f"])
+    with pytest.raises(MemoryError):
+        writer.close()
+    assert not writer.ok() and not writer.is_open()
+    assert mmrecord.ArrayRecordReader(path).read_all() == [b"a", b"b"]
+    with pytest.raises(ValueError):
+        writer.write(b"late")
