@@ -434,7 +434,7 @@ def render(info: dict, results: list[Result], data: Data) -> str:
         "`for rec in r`; the reference writes with `write()` per record, reads with "
         "`seek(i); read()`, `read(list)`, `read_all()` and `read()` after `seek(0)`, and "
         f"`ArrayRecordDataSource(path)[i]`. The reference opens files with `{REF_RANDOM}` "
-        "for random access and open cost (as its data source does) and with default options "
+        "for random access and open cost (its fastest settings for those) and with default options "
         "for `read_all` and iteration; mmrecord always with default options. Each side reads "
         "the file its own writer wrote (same records, checked); open cost uses one file "
         "written by the reference.",
