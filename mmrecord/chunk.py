@@ -92,38 +92,16 @@ def read_chunk_records(src: np.ndarray, begin: int, limit: int, verify: bool) ->
     return ChunkRecords(values, bounds)
 
 
-def read_single_record(src: np.ndarray, begin: int, limit: int, verify: bool) -> bytes | None:
-    """The record of a one-record simple chunk, or None if the chunk is not one.
+def record_at(src: np.ndarray, codec_id: int, pos: int, stop: int, size: int) -> bytes:
+    """The record of a one-record chunk whose values payload is ``src[pos:stop]``.
 
     The fast path of random access at group size 1: the values blob is the
     record, so the sizes blob is not decoded (the chunk's hashes vouch for it).
     """
-    (_, _, chunk_type, num_records, decoded, start, _, copy,
-     codec_id, _, _, _, values_pos, values_stop, values_size) = _read(src, begin, limit, verify)
-    if chunk_type != SIMPLE or num_records != 1:
-        return None
-    if values_size != decoded:
-        raise CorruptRecordError("record values do not match the chunk's decoded size")
-    buf = src if start >= 0 else copy
-    record = decompress_payload(codec_id, buf[values_pos:values_stop], values_size, "values blob")
+    if codec_id == 0:
+        return src[pos:stop].tobytes()
+    record = decompress_payload(codec_id, src[pos:stop], size, "values blob")
     return record if type(record) is bytes else bytes(record)
-
-
-def read_single_records(src: np.ndarray, begins: np.ndarray, limits: np.ndarray,
-                        verify: bool) -> list[bytes | None]:
-    """The records of many one-record simple chunks; None where the caller must use the slow path."""
-    ok, codec, pos, stop, size = simple.read_single_record_spans(src, begins, limits, verify)
-    view = memoryview(src)
-    out: list[bytes | None] = []
-    for good, codec_id, a, b, n in zip(ok.tolist(), codec.tolist(), pos.tolist(), stop.tolist(), size.tolist()):
-        if not good:
-            out.append(None)
-        elif codec_id == 0:
-            out.append(bytes(view[a:b]))
-        else:
-            record = decompress_payload(codec_id, view[a:b], n, "values blob")
-            out.append(record if type(record) is bytes else bytes(record))
-    return out
 
 
 def _blob(raw: bytes, codec: Codec, level: int | None, window_log: int | None) -> bytes:

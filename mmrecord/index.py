@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .engine.simple import chunk_span
 from .errors import CorruptRecordError
 
 
@@ -55,14 +56,8 @@ class ChunkIndex:
 
     def span(self, k: int) -> tuple[int, int]:
         """File position of chunk ``k`` and the position it must end by."""
-        limit = self.offsets[k + 1] if k + 1 < len(self.offsets) else self.footer_offset
-        return int(self.offsets[k]), int(limit)
-
-    def spans(self, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Vectorised :meth:`span` over an int64 array of chunk numbers."""
-        following = chunks + 1
-        limits = self.offsets[np.minimum(following, len(self.offsets) - 1)]
-        return self.offsets[chunks], np.where(following < len(self.offsets), limits, self.footer_offset)
+        begin, limit = chunk_span(self.offsets, self.footer_offset, k)
+        return int(begin), int(limit)
 
     @property
     def one_record_per_chunk(self) -> bool:

@@ -11,7 +11,8 @@ from typing import Iterable, Iterator, overload
 
 import numpy as np
 
-from .chunk import ChunkRecords, read_chunk_records, read_single_record, read_single_records
+from .chunk import ChunkRecords, read_chunk_records, record_at
+from .engine.simple import indexed_record_span, indexed_record_spans
 from .engine.blocks import BLOCK_SIZE
 from .engine.proto import decode_footer_entries
 from .errors import CorruptRecordError
@@ -102,6 +103,7 @@ class ArrayRecordReader:
         except CorruptRecordError as err:
             raise self._corrupt(err, "cannot read the footer", footer_at) from None
         self._meta = meta
+        self._one_record_per_chunk = self._index.one_record_per_chunk
 
     # -- the file's facts ----------------------------------------------------
 
@@ -181,16 +183,21 @@ class ArrayRecordReader:
         return j
 
     def _record(self, i: int) -> bytes:
+        """Record ``i`` (in range): straight from its span when its chunk holds only it."""
         k, j = self._index.locate(i)
+        src = self._src_or_raise()
         if self._index.chunk_records(k) == 1:
-            begin, limit = self._index.span(k)
-            try:
-                record = read_single_record(self._src_or_raise(), begin, limit, self._verify)
-            except CorruptRecordError as err:
-                raise self._corrupt(err, "cannot read a data chunk", begin, k) from None
-            if record is not None:
-                return record
+            ok, codec, pos, stop, size = indexed_record_span(
+                src, self._index.offsets, self._index.footer_offset, k, self._verify)
+            if ok:
+                return self._record_at(src, k, codec, pos, stop, size)
         return self._chunk(k).record(j)
+
+    def _record_at(self, src: np.ndarray, k: int, codec: int, pos: int, stop: int, size: int) -> bytes:
+        try:
+            return record_at(src, codec, pos, stop, size)
+        except CorruptRecordError as err:
+            raise self._corrupt(err, "cannot read a data chunk", int(self._index.offsets[k]), k) from None
 
     def _records(self, indices: np.ndarray, parallel: bool = True) -> list[bytes]:
         """Records at ``indices`` (already in range), each chunk decoded once.
@@ -213,12 +220,14 @@ class ArrayRecordReader:
     def _single_records_into(self, indices: np.ndarray, out: list[bytes]):
         """Work over ``out``'s positions for a file with one record per chunk."""
         src = self._src_or_raise()
+        index = self._index
 
         def fill(lo: int, hi: int) -> None:
             part = indices[lo:hi]
-            begins, limits = self._index.spans(part)
-            for n, record in enumerate(read_single_records(src, begins, limits, self._verify)):
-                out[lo + n] = record if record is not None else self._record(int(part[n]))
+            spans = indexed_record_spans(src, index.offsets, index.footer_offset, part, self._verify)
+            for n, (ok, codec, pos, stop, size) in enumerate(zip(*(a.tolist() for a in spans))):
+                k = int(part[n])
+                out[lo + n] = self._record_at(src, k, codec, pos, stop, size) if ok else self._record(k)
 
         return fill
 
@@ -259,11 +268,25 @@ class ArrayRecordReader:
 
     def __getitem__(self, key):
         """``r[i]`` (negative counts from the end), ``r[a:b:c]``, ``r[[i, j, ...]]``."""
+        if type(key) is int and self._one_record_per_chunk:
+            return self._single_record(key)
         if isinstance(key, slice):
             return self._records(np.arange(*key.indices(self._index.num_records), dtype=np.int64))
         if isinstance(key, (int, np.integer)) or hasattr(key, "__index__") and not isinstance(key, np.ndarray):
             return self._record(self._normalize(key.__index__()))
         return self._records(self._check_indices(key))
+
+    def _single_record(self, i: int) -> bytes:
+        """``r[i]`` for the default layout (one record per chunk): one kernel call, one copy."""
+        n = self._index.num_records
+        k = i + n if i < 0 else i
+        src = self._src
+        if src is not None and 0 <= k < n:
+            ok, codec, pos, stop, size = indexed_record_span(
+                src, self._index.offsets, self._index.footer_offset, k, self._verify)
+            if ok:
+                return self._record_at(src, k, codec, pos, stop, size)
+        return self._record(self._normalize(i))
 
     def _check_indices(self, indices) -> np.ndarray:
         idx = np.asarray(indices)

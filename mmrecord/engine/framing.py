@@ -71,13 +71,19 @@ def read_chunk(src, begin: int, limit: int, verify: bool):
     header_stop = add_with_overhead(begin, CHUNK_HEADER_SIZE)
     if header_stop > limit:
         return TRUNCATED, begin, 0, 0, 0, -1, 0, empty
-    header = np.empty(CHUNK_HEADER_SIZE, np.uint8)
-    copy_logical(src, begin, header, 0, CHUNK_HEADER_SIZE)
-    if verify and load_u64(header, 0) != highway_hash(header, 8, CHUNK_HEADER_SIZE):
+    at = begin + BLOCK_HEADER_SIZE if begin % BLOCK_SIZE == 0 else begin
+    if header_stop == at + CHUNK_HEADER_SIZE:  # the usual case: read the header in place
+        stored, computed = load_u64(src, at), highway_hash(src, at + 8, header_stop)
+        data_size_u, data_hash = load_u64(src, at + 8), load_u64(src, at + 16)
+        type_and_count, decoded_size_u = load_u64(src, at + 24), load_u64(src, at + 32)
+    else:  # a block header cuts through the chunk header
+        header = np.empty(CHUNK_HEADER_SIZE, np.uint8)
+        copy_logical(src, begin, header, 0, CHUNK_HEADER_SIZE)
+        stored, computed = load_u64(header, 0), highway_hash(header, 8, CHUNK_HEADER_SIZE)
+        data_size_u, data_hash = load_u64(header, 8), load_u64(header, 16)
+        type_and_count, decoded_size_u = load_u64(header, 24), load_u64(header, 32)
+    if verify and stored != computed:
         return HEADER_HASH, begin, 0, 0, 0, -1, 0, empty
-    data_size_u = load_u64(header, 8)
-    type_and_count = load_u64(header, 24)
-    decoded_size_u = load_u64(header, 32)
     if data_size_u > np.uint64(limit) or decoded_size_u > np.uint64(1 << 62):
         return TRUNCATED, begin, 0, 0, 0, -1, 0, empty
     data_size = np.int64(data_size_u)
@@ -104,7 +110,7 @@ def read_chunk(src, begin: int, limit: int, verify: bool):
             digest = highway_hash(src, data_start, data_start + data_size)
         else:
             digest = highway_hash(data, 0, data_size)
-        if digest != load_u64(header, 16):
+        if digest != data_hash:
             return DATA_HASH, begin, 0, 0, 0, -1, 0, empty
     return OK, begin, chunk_type, num_records, np.int64(decoded_size_u), data_start, data_size, data
 

@@ -70,28 +70,44 @@ def read_simple(src, begin: int, limit: int, verify: bool):
 
 
 @njit(cache=True, nogil=True)
-def read_single_record_spans(src, begins, limits, verify: bool):
-    """For many one-record simple chunks at once: where each record's values payload lies.
+def single_record_span(src, begin: int, limit: int, verify: bool):
+    """Where the record of a one-record simple chunk lies: ``(ok, codec_id, pos, stop, size)``.
 
-    Returns ``(ok, codec_id, values_pos, values_stop, values_size)`` arrays. ``ok[i]`` is
-    false when chunk ``i`` is damaged, is not a one-record simple chunk whose
-    payload matches its decoded size, or is cut by a block header (its bytes
-    are not contiguous in ``src``); the caller reads those one at a time,
-    which also gives the precise error.
+    The record is the values payload ``src[pos:stop]`` (decompressing to
+    ``size`` bytes). ``ok`` is false when the chunk is damaged, is not a
+    one-record simple chunk whose payload matches its decoded size, or is cut
+    by a block header; the caller then takes the general path, which also
+    gives the precise error.
     """
-    n = len(begins)
+    status, _, chunk_type, num_records, decoded, start, _, _, codec, _, _, _, vp, vs, vn = read_simple(
+        src, begin, limit, verify)
+    ok = status == OK and chunk_type == SIMPLE_CHUNK and num_records == 1 and start >= 0 and vn == decoded
+    return ok, codec, vp, vs, vn
+
+
+@njit(cache=True, nogil=True)
+def chunk_span(offsets, footer_offset: int, k: int):
+    """File position of data chunk ``k`` and the position it must end by (the next chunk or the footer)."""
+    return offsets[k], offsets[k + 1] if k + 1 < len(offsets) else footer_offset
+
+
+@njit(cache=True, nogil=True)
+def indexed_record_span(src, offsets, footer_offset: int, k: int, verify: bool):
+    """:func:`single_record_span` of data chunk ``k``, found through the index, in one call."""
+    begin, limit = chunk_span(offsets, footer_offset, k)
+    return single_record_span(src, begin, limit, verify)
+
+
+@njit(cache=True, nogil=True)
+def indexed_record_spans(src, offsets, footer_offset: int, chunks, verify: bool):
+    """:func:`indexed_record_span` for many chunks: arrays ``(ok, codec_id, pos, stop, size)``."""
+    n = len(chunks)
     ok = np.zeros(n, np.bool_)
     codec = np.zeros(n, np.int64)
     pos = np.zeros(n, np.int64)
     stop = np.zeros(n, np.int64)
     size = np.zeros(n, np.int64)
     for i in range(n):
-        status, _, chunk_type, num_records, decoded, start, _, _, c, _, _, _, vp, vs, vn = read_simple(
-            src, begins[i], limits[i], verify)
-        if status == OK and chunk_type == SIMPLE_CHUNK and num_records == 1 and start >= 0 and vn == decoded:
-            ok[i] = True
-            codec[i] = c
-            pos[i] = vp
-            stop[i] = vs
-            size[i] = vn
+        ok[i], codec[i], pos[i], stop[i], size[i] = indexed_record_span(
+            src, offsets, footer_offset, chunks[i], verify)
     return ok, codec, pos, stop, size
