@@ -17,7 +17,7 @@ from .blob import decompress_payload
 from .codecs import Codec
 from .engine import framing, simple
 from .engine.gather import sizes_to_bounds
-from .engine.varint import decode_varints, encode_varint, encode_varints
+from .engine.varint import decode_varints, encode_varint, encode_varints, varint_lengths
 from .errors import CorruptRecordError
 from .transposed import decode_transposed_chunk
 
@@ -105,31 +105,61 @@ def record_at(src: np.ndarray, codec_id: int, pos: int, stop: int, size: int) ->
 
 
 def _blob(raw: bytes, codec: Codec, level: int | None, window_log: int | None) -> bytes:
-    if codec.codec_id == 0:
-        return raw
     return encode_varint(len(raw)) + codec.compress(raw, level, window_log)
 
 
 @dataclass(frozen=True)
-class EncodedChunk:
-    """A simple chunk's data ready to be framed: bytes and counts."""
+class EncodedChunks:
+    """Simple chunks ready to be framed: chunk k's data is ``data[bounds[k]:bounds[k+1]]``."""
 
-    data: bytes
-    num_records: int
-    decoded_size: int
+    data: np.ndarray  # uint8
+    bounds: np.ndarray  # int64, one more than chunks
+    num_records: np.ndarray  # int64
+    decoded_size: np.ndarray  # int64
+
+    @classmethod
+    def empty(cls) -> "EncodedChunks":
+        """One chunk with no data and no records (the file signature's shape)."""
+        zero = np.zeros(1, np.int64)
+        return cls(np.empty(0, np.uint8), np.zeros(2, np.int64), zero, zero)
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    def head(self, count: int) -> "EncodedChunks":
+        """The first ``count`` chunks."""
+        return EncodedChunks(self.data[:self.bounds[count]], self.bounds[:count + 1],
+                             self.num_records[:count], self.decoded_size[:count])
 
 
-def encode_simple_chunk(
-    records: Sequence[bytes], codec: Codec, level: int | None, window_log: int | None
-) -> EncodedChunk:
-    """Encode records as one simple chunk."""
+def encode_simple_chunks(records: Sequence[bytes], group_size: int, codec: Codec, level: int | None,
+                         window_log: int | None) -> EncodedChunks:
+    """Encode records as simple chunks of ``group_size`` records (the last may hold fewer).
+
+    Uncompressed chunks are laid out by one kernel call; compressed ones need
+    two codec calls each (sizes blob and values blob).
+    """
+    group_bounds = np.append(np.arange(0, len(records), group_size, dtype=np.int64), len(records))
+    counts = np.diff(group_bounds)
     sizes = np.fromiter(map(len, records), np.uint64, len(records))
-    values = b"".join(records)
-    sizes_blob = _blob(encode_varints(sizes).tobytes(), codec, level, window_log)
-    data = (
-        bytes((codec.codec_id,))
-        + encode_varint(len(sizes_blob))
-        + sizes_blob
-        + _blob(values, codec, level, window_log)
-    )
-    return EncodedChunk(data, len(records), len(values))
+    ends = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
+    decoded = ends[group_bounds[1:]] - ends[group_bounds[:-1]]
+    if codec.codec_id == 0:
+        values = np.frombuffer(b"".join(records), np.uint8)
+        data, bounds = simple.encode_uncompressed_chunks(values, sizes, group_bounds)
+        return EncodedChunks(data, bounds, counts, decoded)
+    prefix = bytes((codec.codec_id,))
+    parts = []
+    sizes_blobs: dict[bytes, bytes] = {}  # small groups repeat their sizes: compress each once
+    all_sizes = encode_varints(sizes).tobytes()
+    varint_ends = np.concatenate(([0], np.cumsum(varint_lengths(sizes)))).tolist()
+    cuts = group_bounds.tolist()
+    for g in range(len(counts)):
+        raw_sizes = all_sizes[varint_ends[cuts[g]]:varint_ends[cuts[g + 1]]]
+        sizes_blob = sizes_blobs.get(raw_sizes)
+        if sizes_blob is None:
+            sizes_blob = sizes_blobs[raw_sizes] = _blob(raw_sizes, codec, level, window_log)
+        values_blob = _blob(b"".join(records[cuts[g]:cuts[g + 1]]), codec, level, window_log)
+        parts.append(prefix + encode_varint(len(sizes_blob)) + sizes_blob + values_blob)
+    bounds = np.concatenate(([0], np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)))))
+    return EncodedChunks(np.frombuffer(b"".join(parts), np.uint8), bounds, counts, decoded)

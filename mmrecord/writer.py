@@ -6,23 +6,24 @@ import os
 import warnings
 from array import array
 from collections import deque
+from functools import partial
 from concurrent.futures import Future
 from typing import Iterable
 
 import numpy as np
 
-from .chunk import PADDING, SIGNATURE, SIMPLE, EncodedChunk, encode_simple_chunk
+from .chunk import SIGNATURE, SIMPLE, EncodedChunks, encode_simple_chunks
 from .codecs import get_codec
-from .engine.blocks import CHUNK_HEADER_SIZE, USABLE_BLOCK_SIZE, chunk_end, remaining_in_block
-from .engine.framing import frame_chunk
+from .engine.framing import lay_out_chunks
 from .engine.proto import encode_footer_entries
 from .errors import UnsupportedFeatureError
 from .layout import POSTSCRIPT_COPIES, FooterMetadata, encode_postscript
 from .options import WriterOptions
 from .parallel import shared_pool
 
-# A job for the pool encodes groups until it holds this many record bytes.
+# A job for the pool encodes whole groups holding at least this many bytes or records.
 JOB_BYTES = 1 << 20
+JOB_RECORDS = 4096
 
 
 def _as_record(record) -> bytes:
@@ -40,26 +41,26 @@ def _as_record(record) -> bytes:
     return view.tobytes()
 
 
-_Encoded = tuple[list[EncodedChunk], "BaseException | None"]
+_Encoded = tuple[EncodedChunks, "BaseException | None"]
 
 
-def _encode_groups(groups: list[list[bytes]], options: WriterOptions) -> _Encoded:
-    """Encode groups in order, stopping at the first failure: the chunks before it and the error."""
-    chunks: list[EncodedChunk] = []
-    for group in groups:
-        try:
-            chunks.append(encode_simple_chunk(group, options.codec, options.level, options.window_log))
-        except Exception as exc:
-            return chunks, exc
-    return chunks, None
-
-
-def _padding_length(pos: int) -> int:
-    """Logical length of the padding chunk that moves ``pos`` to a block boundary (0: none)."""
-    remaining = remaining_in_block(pos)
-    if remaining == 0:
-        return 0
-    return remaining if remaining >= CHUNK_HEADER_SIZE else remaining + USABLE_BLOCK_SIZE
+def _encode_job(records: list[bytes], options: WriterOptions) -> _Encoded:
+    """Encode records as chunks of ``group_size``; on a failure, the chunks before it and the error."""
+    encode = partial(encode_simple_chunks, group_size=options.group_size, codec=options.codec,
+                     level=options.level, window_log=options.window_log)
+    try:
+        return encode(records), None
+    except Exception as exc:
+        # Find the first group that fails, so that every group before it is kept.
+        size = options.group_size
+        good = 0
+        while good < len(records):
+            try:
+                encode(records[good:good + size])
+            except Exception:
+                break
+            good += size
+        return encode(records[:good]), exc
 
 
 class ArrayRecordWriter:
@@ -86,53 +87,51 @@ class ArrayRecordWriter:
         self._file = open(self.path, "wb")
         self._pos = 0
         self._error: BaseException | None = None
-        self._group: list[bytes] = []
-        self._groups: list[list[bytes]] = []
-        self._groups_bytes = 0
-        self._group_bytes = 0
+        # Records not yet handed to the pool, and their bytes.
+        self._records: list[bytes] = []
+        self._records_bytes = 0
+        # A job holds whole groups and at least JOB_BYTES (or JOB_RECORDS records).
+        self._job_records = max(1, JOB_RECORDS // self.options.group_size) * self.options.group_size
         self._pending: deque[Future] = deque()
         # The footer's index, 8 bytes a number (a file may have millions of chunks).
         self._offsets = array("Q")
         self._decoded = array("Q")
         self._counts = array("Q")
-        self._write_chunks([EncodedChunk(b"", 0, 0)], SIGNATURE, pad=False)
+        self._write_chunks(EncodedChunks.empty(), SIGNATURE, pad=False)
 
     # -- writing records -----------------------------------------------------
 
     def write(self, record) -> None:
         """Append one record (bytes, bytearray, memoryview or a contiguous NumPy array)."""
-        self._check_open()
-        record = _as_record(record)
-        self._group.append(record)
-        self._group_bytes += len(record)
-        if len(self._group) == self.options.group_size:
-            try:
-                self._end_group()
-            except BaseException as exc:
-                self._error = exc
-                raise
+        self.write_many((record,))
 
     def write_many(self, records: Iterable) -> None:
         """Append every record of an iterable."""
+        self._check_open()
+        pending, group_size = self._records, self.options.group_size
         for record in records:
-            self.write(record)
-
-    def _end_group(self) -> None:
-        self._groups.append(self._group)
-        self._groups_bytes += self._group_bytes
-        self._group, self._group_bytes = [], 0
-        if self._groups_bytes >= JOB_BYTES or len(self._groups) >= 1024:
-            self._submit()
+            if type(record) is not bytes:
+                record = _as_record(record)
+            pending.append(record)
+            self._records_bytes += len(record)
+            if (self._records_bytes >= JOB_BYTES or len(pending) >= self._job_records) \
+                    and len(pending) % group_size == 0:
+                try:
+                    self._submit()
+                except BaseException as exc:
+                    self._error = exc
+                    raise
+                pending = self._records
 
     def _submit(self) -> None:
-        """Hand the collected groups to the pool; write finished jobs in order."""
-        groups, self._groups, self._groups_bytes = self._groups, [], 0
-        if not groups:
+        """Hand the buffered records to the pool; write finished jobs in order."""
+        records, self._records, self._records_bytes = self._records, [], 0
+        if not records:
             return
         if self.options.max_parallelism == 1:
-            self._write_encoded(_encode_groups(groups, self.options))
+            self._write_encoded(_encode_job(records, self.options))
             return
-        self._pending.append(shared_pool().submit(_encode_groups, groups, self.options))
+        self._pending.append(shared_pool().submit(_encode_job, records, self.options))
         while len(self._pending) > self.options.max_parallelism or (
             self._pending and self._pending[0].done()
         ):
@@ -145,53 +144,32 @@ class ArrayRecordWriter:
         if failure is not None:
             raise failure
 
-    def _write_data(self, chunks: list[EncodedChunk]) -> None:
+    def _write_data(self, chunks: EncodedChunks) -> None:
         """Write data chunks and remember them for the footer."""
         begins = self._write_chunks(chunks, SIMPLE, self.options.pad_to_block_boundary)
-        self._offsets.extend(begins)
-        self._decoded.extend(c.decoded_size for c in chunks)
-        self._counts.extend(c.num_records for c in chunks)
+        self._offsets.extend(begins.tolist())
+        self._decoded.extend(chunks.decoded_size.tolist())
+        self._counts.extend(chunks.num_records.tolist())
 
     # -- layout --------------------------------------------------------------
 
-    def _write_chunks(self, chunks: list[EncodedChunk], chunk_type: int, pad: bool) -> list[int]:
+    def _write_chunks(self, chunks: EncodedChunks, chunk_type: int, pad: bool) -> np.ndarray:
         """Frame chunks at the current position (each followed by padding if ``pad``) and write them.
 
         Returns the file position of each chunk.
         """
-        begins, pos = [], self._pos
-        for c in chunks:
-            begins.append(pos)
-            pos = chunk_end(pos, len(c.data), c.num_records)
-            if pad:
-                pos += self._padding_span(pos)
-        out = np.zeros(pos - self._pos, np.uint8)
-        for c, begin in zip(chunks, begins):
-            end = frame_chunk(out, self._pos, begin, np.frombuffer(c.data, np.uint8), 0, len(c.data),
-                              chunk_type, c.num_records, c.decoded_size)
-            if pad:
-                self._frame_padding(out, end)
+        out, begins, end = lay_out_chunks(self._pos, chunks.data, chunks.bounds, chunks.num_records,
+                                          chunks.decoded_size, chunk_type, pad)
         self._file.write(out.data)
-        self._pos = pos
+        self._pos = int(end)
         return begins
-
-    @staticmethod
-    def _padding_span(pos: int) -> int:
-        length = _padding_length(pos)
-        return chunk_end(pos, length - CHUNK_HEADER_SIZE, 0) - pos if length else 0
-
-    def _frame_padding(self, out: np.ndarray, pos: int) -> None:
-        length = _padding_length(pos)
-        if length:
-            zeros = np.zeros(length - CHUNK_HEADER_SIZE, np.uint8)
-            frame_chunk(out, self._pos, pos, zeros, 0, len(zeros), PADDING, 0, 0)
 
     def _write_tail(self, records: list[bytes], codec_name: str | None) -> None:
         """Write one simple chunk of ``records`` padded to a block boundary."""
         options = self.options
         codec = options.codec if codec_name is None else get_codec(codec_name)
-        chunk = encode_simple_chunk(records, codec, options.level, options.window_log)
-        self._write_chunks([chunk], SIMPLE, pad=True)
+        chunks = encode_simple_chunks(records, len(records), codec, options.level, options.window_log)
+        self._write_chunks(chunks, SIMPLE, pad=True)
 
     # -- lifetime ------------------------------------------------------------
 
@@ -224,8 +202,6 @@ class ArrayRecordWriter:
 
     def _flush_records(self) -> None:
         """Encode and write every record still buffered or in flight."""
-        if self._group:
-            self._end_group()
         self._submit()
         while self._pending:
             self._write_encoded(self._pending.popleft().result())

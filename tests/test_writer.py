@@ -121,14 +121,14 @@ def test_failed_chunk_still_leaves_a_valid_file(tmp_path, monkeypatch):
     """A codec failure mid-file keeps every record before the failed group."""
     from mmrecord import writer as writer_module
 
-    real = writer_module.encode_simple_chunk
+    real = writer_module.encode_simple_chunks
 
-    def flaky(records, *args):
-        if b"bad" in records:
+    def flaky(groups, *args, **kwargs):
+        if any(b"bad" in group for group in groups):
             raise MemoryError("codec ran out of memory")
-        return real(records, *args)
+        return real(groups, *args, **kwargs)
 
-    monkeypatch.setattr(writer_module, "encode_simple_chunk", flaky)
+    monkeypatch.setattr(writer_module, "encode_simple_chunks", flaky)
     path = tmp_path / "failing.array_record"
     writer = mmrecord.ArrayRecordWriter(path, "group_size:2,max_parallelism:1")
     writer.write_many([b"a", b"b", b"c", b"bad", b"e", b"f"])

@@ -49,6 +49,19 @@ def chunk_end(begin: int, data_size: int, num_records: int) -> int:
 
 
 @njit(cache=True, nogil=True)
+def padding_length(pos: int) -> int:
+    """Logical length of the padding chunk that moves ``pos`` to a block boundary (0: none needed).
+
+    A padding chunk needs room for its 40-byte header, so with fewer than 40
+    bytes left in the block it spills over into the next one (FORMAT.md §3.3).
+    """
+    remaining = remaining_in_block(pos)
+    if remaining == 0 or remaining >= CHUNK_HEADER_SIZE:
+        return remaining
+    return remaining + USABLE_BLOCK_SIZE
+
+
+@njit(cache=True, nogil=True)
 def write_block_header(out, at: int, block_pos: int, chunk_begin: int, chunk_stop: int) -> None:
     """Write the 24-byte header of the block at file position ``block_pos`` into ``out[at:]``."""
     previous_chunk = np.uint64(block_pos - chunk_begin)
@@ -117,3 +130,30 @@ def emit_logical(out, base: int, pos: int, src, start: int, length: int, chunk_b
         start += step
         length -= step
     return pos
+
+
+@njit(cache=True, nogil=True)
+def block_begin(pos: int) -> int:
+    """Position of the block boundary at or before ``pos``."""
+    return pos - pos % BLOCK_SIZE
+
+
+@njit(cache=True, nogil=True)
+def read_block_header(buf, block_pos: int):
+    """The chunk a block header says it interrupts: ``(valid, chunk_begin, chunk_stop)``.
+
+    ``valid`` is false when the header's hash does not match, when it does not
+    fit in ``buf``, or when its fields cannot describe a chunk around
+    ``block_pos`` (the chunk must begin at or before the block and end after
+    its header). Used to find chunk boundaries again after damage.
+    """
+    if block_pos < 0 or block_pos + BLOCK_HEADER_SIZE > len(buf):
+        return False, np.int64(0), np.int64(0)
+    if load_u64(buf, block_pos) != highway_hash(buf, block_pos + 8, block_pos + 24):
+        return False, np.int64(0), np.int64(0)
+    previous_chunk = load_u64(buf, block_pos + 8)
+    next_chunk = load_u64(buf, block_pos + 16)
+    if previous_chunk > np.uint64(block_pos) or next_chunk <= np.uint64(BLOCK_HEADER_SIZE) \
+            or next_chunk > np.uint64(1 << 62):
+        return False, np.int64(0), np.int64(0)
+    return True, np.int64(block_pos) - np.int64(previous_chunk), np.int64(block_pos) + np.int64(next_chunk)

@@ -20,6 +20,7 @@ from .blocks import (
     copy_logical,
     emit_logical,
     load_u64,
+    padding_length,
     write_block_header,
 )
 from .highway import highway_hash
@@ -139,3 +140,36 @@ def frame_chunk(out, base: int, begin: int, data, data_start: int, data_size: in
         write_block_header(out, block - base, block, begin, stop)
         block += BLOCK_SIZE
     return stop
+
+
+PADDING_CHUNK = 0x70
+
+
+@njit(cache=True, nogil=True)
+def lay_out_chunks(begin: int, data, bounds, num_records, decoded_size, chunk_type: int, pad: bool):
+    """Frame chunks ``data[bounds[k]:bounds[k+1]]`` one after another from file position ``begin``.
+
+    With ``pad`` every chunk is followed by a padding chunk up to the next
+    block boundary. Returns ``(out, begins, end)``: the bytes to write, each
+    chunk's file position, and the position after the last byte.
+    """
+    count = len(bounds) - 1
+    begins = np.empty(count, np.int64)
+    pos = begin
+    for k in range(count):
+        begins[k] = pos
+        pos = chunk_end(pos, bounds[k + 1] - bounds[k], num_records[k])
+        if pad:
+            length = padding_length(pos)
+            if length:
+                pos = chunk_end(pos, length - CHUNK_HEADER_SIZE, 0)
+    out = np.zeros(pos - begin, np.uint8)
+    zeros = np.zeros(BLOCK_SIZE, np.uint8)
+    for k in range(count):
+        end = frame_chunk(out, begin, begins[k], data, bounds[k], bounds[k + 1] - bounds[k],
+                          chunk_type, num_records[k], decoded_size[k])
+        if pad:
+            length = padding_length(end)
+            if length:
+                frame_chunk(out, begin, end, zeros, 0, length - CHUNK_HEADER_SIZE, PADDING_CHUNK, 0, 0)
+    return out, begins, pos

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from .framing import OK, read_chunk
-from .varint import read_varint
+from .varint import encode_varints_into, read_varint, varint_length, varint_size, write_varint
 
 BAD_LAYOUT = 100  # status: the blob lengths do not fit the chunk data
 SIMPLE_CHUNK = 0x72
@@ -111,3 +111,37 @@ def indexed_record_spans(src, offsets, footer_offset: int, chunks, verify: bool)
         ok[i], codec[i], pos[i], stop[i], size[i] = indexed_record_span(
             src, offsets, footer_offset, chunks[i], verify)
     return ok, codec, pos, stop, size
+
+
+@njit(cache=True, nogil=True)
+def encode_uncompressed_chunks(values, sizes, group_bounds):
+    """Simple-chunk data, uncompressed, for consecutive groups of records.
+
+    The records are ``values`` cut by ``sizes``; group ``g`` holds records
+    ``group_bounds[g]`` to ``group_bounds[g+1]``. Each chunk's data is
+    ``00 ‖ varint(len(sizes)) ‖ sizes varints ‖ values``. Returns ``(data,
+    bounds)``: chunk ``g`` is ``data[bounds[g]:bounds[g+1]]``.
+    """
+    groups = len(group_bounds) - 1
+    bounds = np.empty(groups + 1, np.int64)
+    bounds[0] = 0
+    total = np.int64(0)
+    for g in range(groups):
+        sizes_len = varint_size(sizes[group_bounds[g]:group_bounds[g + 1]])
+        values_len = np.int64(0)
+        for r in range(group_bounds[g], group_bounds[g + 1]):
+            values_len += np.int64(sizes[r])
+        total += 1 + varint_length(sizes_len) + sizes_len + values_len
+        bounds[g + 1] = total
+    data = np.empty(total, np.uint8)
+    source = 0
+    for g in range(groups):
+        group = sizes[group_bounds[g]:group_bounds[g + 1]]
+        pos = bounds[g]
+        data[pos] = 0
+        pos = write_varint(data, pos + 1, varint_size(group))
+        pos = encode_varints_into(group, data, pos)
+        length = bounds[g + 1] - pos
+        data[pos:pos + length] = values[source:source + length]
+        source += length
+    return data, bounds

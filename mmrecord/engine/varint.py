@@ -22,6 +22,8 @@ __all__ = [
     "decode_varints",
     "decode_varints_into",
     "varint_size",
+    "varint_length",
+    "varint_lengths",
     "encode_varints",
     "encode_varints_into",
     "write_varint",
@@ -118,7 +120,7 @@ def decode_varints(buf, start, stop, count):
 
 
 @numba.njit(inline="always")
-def _size(v):
+def varint_length(v):
     """Shortest varint length of the uint64 ``v`` (1..10), branch-free so loops vectorise."""
     n = np.int64(1)
     for k in range(1, 10):
@@ -135,7 +137,7 @@ def varint_size(values):
     """
     total = np.int64(0)
     for i in range(len(values)):
-        total += _size(np.uint64(values[i]))
+        total += varint_length(np.uint64(values[i]))
     return total
 
 
@@ -150,6 +152,15 @@ def write_varint(out, pos, value):
         p += np.uint64(1)
     out[p] = np.uint8(v)
     return np.int64(p + np.uint64(1))
+
+
+@numba.njit(cache=True, nogil=True)
+def varint_lengths(values):
+    """The shortest varint length of each of ``values`` (int64 array)."""
+    out = np.empty(len(values), np.int64)
+    for i in range(len(values)):
+        out[i] = varint_length(np.uint64(values[i]))
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
