@@ -11,7 +11,7 @@ from typing import Iterable, Iterator, overload
 
 import numpy as np
 
-from .chunk import ChunkRecords, read_chunk_records, record_at
+from .chunk import ChunkRecords, read_chunk_records, record_at, records_at
 from .engine.simple import indexed_record_span, indexed_record_spans
 from .engine.blocks import BLOCK_SIZE
 from .engine.proto import decode_footer_entries
@@ -225,6 +225,12 @@ class ArrayRecordReader:
         def fill(lo: int, hi: int) -> None:
             part = indices[lo:hi]
             spans = indexed_record_spans(src, index.offsets, index.footer_offset, part, self._verify)
+            ok, codec = spans[0], spans[1]
+            if len(part) and ok.all() and (codec == codec[0]).all():
+                records = records_at(src, int(codec[0]), *spans[2:])
+                if records is not None:
+                    out[lo:hi] = records
+                    return
             for n, (ok, codec, pos, stop, size) in enumerate(zip(*(a.tolist() for a in spans))):
                 k = int(part[n])
                 out[lo + n] = self._record_at(src, k, codec, pos, stop, size) if ok else self._record(k)
