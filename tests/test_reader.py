@@ -103,3 +103,16 @@ def test_options(path):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         mmrecord.ArrayRecordReader(tmp_path / "nope.array_record")
+
+
+def test_read_batch_matches_records(path):
+    """The zero-copy batch holds exactly the records the plain path returns, in order."""
+    rng = np.random.default_rng(11)
+    with mmrecord.ArrayRecordReader(path) as r:
+        for indices in [rng.integers(-300, 300, 500), [5], [], np.arange(300), [299, 0, 299]]:
+            values, offsets = r.read_batch(indices)
+            assert values.dtype == np.uint8 and offsets.dtype == np.int64 and len(offsets) == len(indices) + 1
+            got = [values[offsets[k]:offsets[k + 1]].tobytes() for k in range(len(indices))]
+            assert got == r[list(indices)]
+        with pytest.raises(IndexError):
+            r.read_batch([300])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .gather import copy_bytes
 from .highway import highway_hash
 
 BLOCK_SIZE = 1 << 16
@@ -105,7 +106,7 @@ def copy_logical(src, pos: int, out, out_pos: int, length: int) -> int:
         if pos % BLOCK_SIZE == 0:
             pos += BLOCK_HEADER_SIZE
         step = min(length, BLOCK_SIZE - pos % BLOCK_SIZE)
-        out[out_pos : out_pos + step] = src[pos : pos + step]
+        copy_bytes(out, out_pos, src, pos, step)
         pos += step
         out_pos += step
         length -= step
@@ -125,7 +126,7 @@ def emit_logical(out, base: int, pos: int, src, start: int, length: int, chunk_b
             write_block_header(out, pos - base, pos, chunk_begin, chunk_stop)
             pos += BLOCK_HEADER_SIZE
         step = min(length, BLOCK_SIZE - pos % BLOCK_SIZE)
-        out[pos - base : pos - base + step] = src[start : start + step]
+        copy_bytes(out, pos - base, src, start, step)
         pos += step
         start += step
         length -= step

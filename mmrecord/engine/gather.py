@@ -6,6 +6,19 @@ import numpy as np
 from numba import njit
 
 
+@njit(inline="always")
+def copy_bytes(dst, dst_pos, src, src_pos, count) -> None:
+    """``dst[dst_pos:dst_pos+count] = src[src_pos:src_pos+count]``, as a loop LLVM vectorises.
+
+    numba compiles slice assignment to a per-element loop with index checks,
+    about 5x slower than this plain loop over unsigned indices.
+    """
+    d = np.uint64(dst_pos)
+    s = np.uint64(src_pos)
+    for i in range(np.uint64(count)):
+        dst[d + i] = src[s + i]
+
+
 @njit(cache=True, nogil=True)
 def sizes_to_bounds(sizes, total: int):
     """Turn record sizes into ``bounds`` (``record k = values[bounds[k]:bounds[k+1]]``).
@@ -23,3 +36,17 @@ def sizes_to_bounds(sizes, total: int):
         acc += sizes[k]
         bounds[k + 1] = np.int64(acc)
     return bounds, acc == limit
+
+
+@njit(cache=True, nogil=True)
+def gather_spans_into(values, offsets, src, extra, starts, stops, in_extra, lo: int, hi: int) -> None:
+    """Copy pieces ``lo..hi`` to ``values[offsets[k]:offsets[k+1]]`` from ``src[starts[k]:stops[k]]``.
+
+    A piece with ``in_extra[k]`` comes from ``extra`` instead. Threads may fill
+    disjoint ranges of the same output at once.
+    """
+    for k in range(lo, hi):
+        if in_extra[k]:
+            copy_bytes(values, offsets[k], extra, starts[k], stops[k] - starts[k])
+        else:
+            copy_bytes(values, offsets[k], src, starts[k], stops[k] - starts[k])

@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from .framing import OK, read_chunk
+from .gather import copy_bytes
 from .varint import encode_varints_into, read_varint, varint_length, varint_size, write_varint
 
 BAD_LAYOUT = 100  # status: the blob lengths do not fit the chunk data
@@ -142,6 +143,6 @@ def encode_uncompressed_chunks(values, sizes, group_bounds):
         pos = write_varint(data, pos + 1, varint_size(group))
         pos = encode_varints_into(group, data, pos)
         length = bounds[g + 1] - pos
-        data[pos:pos + length] = values[source:source + length]
+        copy_bytes(data, pos, values, source, length)
         source += length
     return data, bounds
