@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .gather import copy_bytes
+
 _POLY = 0x82F63B78  # CRC-32C, reflected
 _MASK_DELTA = 0xA282EAD8
 HEADER_SIZE = 12  # length + its CRC
@@ -157,7 +159,7 @@ def frame_records(values, bounds, table):
         for i in range(8):
             out[pos + i] = np.uint8((np.uint64(length) >> np.uint64(8 * i)) & np.uint64(0xFF))
         _store_u32(out, pos + 8, masked_crc32c(out, pos, pos + 8, table))
-        out[pos + HEADER_SIZE:pos + HEADER_SIZE + length] = values[a:a + length]
+        copy_bytes(out, pos + HEADER_SIZE, values, a, length)
         end = pos + HEADER_SIZE + length
         _store_u32(out, end, masked_crc32c(values, a, a + length, table))
         pos = end + FOOTER_SIZE

@@ -1,0 +1,251 @@
+"""Recovery: every complete chunk comes back, nothing is invented, losses are reported exactly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support import CORRUPT, VECTORS, manifest, records_from_recipe
+
+import mmrecord
+from mmrecord.engine.blocks import add_with_overhead
+from mmrecord.inspection import verify
+from mmrecord.recover import recover
+from mmrecord.survey import survey
+
+OPTIONS = ["group_size:1,zstd:3", "group_size:3,uncompressed", "group_size:2,snappy",
+           "group_size:1,uncompressed,pad_to_block_boundary:true", "group_size:5,brotli:1"]
+
+
+def _records(seed: int, n: int = 60) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    sizes = list(rng.integers(0, 4000, n)) + [70_000, 0, 130_000, 5]
+    return [rng.bytes(int(k)) for k in sizes]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Per options: (file bytes, records, [(data end, records before it)] for each data chunk)."""
+    out = {}
+    for n, options in enumerate(OPTIONS):
+        path = tmp_path_factory.mktemp("orig") / "f.array_record"
+        records = _records(n)
+        with mmrecord.ArrayRecordWriter(path, options) as writer:
+            writer.write_many(records)
+        with survey(path) as s:
+            c = s.chunks
+            ends = [add_with_overhead(int(b), 40 + int(d)) for b, d in zip(c.begin, c.data_size)]
+            whole = [(end, int(f + k)) for end, f, k in zip(ends, c.first_record, c.num_records)]
+        out[options] = (path.read_bytes(), records, whole)
+    return out
+
+
+def _recovered(path, tmp_path) -> tuple[list[bytes], object]:
+    dest = tmp_path / "new.array_record"
+    result = recover(path, dest)
+    with mmrecord.ArrayRecordReader(dest) as reader:
+        return reader.read_all(), result
+
+
+def _is_subsequence(got, original) -> bool:
+    it = iter(original)
+    return all(any(g == o for o in it) for g in got)
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+def test_truncated_at_many_offsets(files, tmp_path, options):
+    """Cut the file everywhere interesting: exactly the chunks whose data is whole come back."""
+    data, records, whole = files[options]
+    cuts = set(range(0, len(data), 997))
+    for end, _ in whole:
+        cuts.update((end - 1, end, end + 1))
+    for block in range(0, len(data), 65536):
+        cuts.update((block - 1, block, block + 1, block + 24, block + 25))
+    for cut in sorted(c for c in cuts if 0 <= c <= len(data)):
+        path = tmp_path / "cut.array_record"
+        path.write_bytes(data[:cut])
+        got, result = _recovered(path, tmp_path)
+        expected = max([n for end, n in whole if end <= cut], default=0)
+        if cut == len(data):
+            expected = len(records)
+        assert got == records[:expected], (options, cut)
+        assert result.records_written == expected
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+def test_one_flipped_byte_costs_at_most_one_chunk(files, tmp_path, options):
+    data, records, whole = files[options]
+    group = int(options.split(",")[0].split(":")[1])
+    rng = np.random.default_rng(3)
+    for at in rng.integers(0, len(data), 60).tolist():
+        buf = bytearray(data)
+        buf[at] ^= 0x5A
+        path = tmp_path / "flip.array_record"
+        path.write_bytes(bytes(buf))
+        got, result = _recovered(path, tmp_path)
+        assert _is_subsequence(got, records), (options, at)
+        assert len(got) >= len(records) - group, (options, at)
+        # With the footer intact, the report names exactly the records lost.
+        if result.footer is not None:
+            lost = {i for d in result.lost if d.records for i in range(*d.records)}
+            assert len(got) == len(records) - len(lost)
+            assert got == [r for i, r in enumerate(records) if i not in lost]
+
+
+damage = st.one_of(
+    st.tuples(st.just("flip"), st.integers(0, 1 << 40), st.integers(1, 255)),
+    st.tuples(st.just("zero"), st.integers(0, 1 << 40), st.integers(1, 70_000)),
+    st.tuples(st.just("garbage"), st.integers(0, 1 << 40), st.integers(1, 5_000)),
+    st.tuples(st.just("truncate"), st.integers(0, 1 << 40), st.just(0)),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(options=st.sampled_from(OPTIONS), damages=st.lists(damage, min_size=1, max_size=3))
+def test_random_damage_never_crashes_or_invents(files, tmp_path_factory, options, damages):
+    data, records, _ = files[options]
+    buf = bytearray(data)
+    rng = np.random.default_rng(len(damages))
+    for kind, at, arg in damages:
+        at %= max(1, len(buf))
+        if kind == "flip" and buf:
+            buf[at] ^= arg
+        elif kind == "zero":
+            buf[at:at + arg] = bytes(len(buf[at:at + arg]))
+        elif kind == "garbage":
+            buf[at:at + arg] = rng.bytes(len(buf[at:at + arg]))
+        else:
+            del buf[at:]
+    tmp = tmp_path_factory.mktemp("bad")
+    path = tmp / "f.array_record"
+    path.write_bytes(bytes(buf))
+    report = verify(path)
+    assert report["ok"] == (bytes(buf) == data)
+    got, _ = _recovered(path, tmp)
+    assert _is_subsequence(got, records)
+
+
+@pytest.mark.parametrize("entry", manifest("corrupt"), ids=lambda e: e["name"])
+def test_shared_corrupt_files(entry, tmp_path):
+    path = CORRUPT / entry["name"]
+    report = verify(path)
+    assert not report["ok"] and report["damage"]
+    got, result = _recovered(path, tmp_path)
+    if entry.get("derived_from"):
+        original = next(e for e in manifest("vectors") if e["name"] == entry["derived_from"])
+        records = records_from_recipe(original["recipe"])
+        assert _is_subsequence(got, records)
+        lost = {i for d in result.lost if d.records for i in range(*d.records)}
+        assert got == [r for i, r in enumerate(records[:len(got) + len(lost)]) if i not in lost]
+    else:
+        assert got == []
+
+
+def test_exact_losses_of_the_shared_files(tmp_path):
+    def lost(name):
+        return [d.records for d in _recovered(CORRUPT / name, tmp_path)[1].lost if d.records]
+
+    assert lost("flipped_data_byte.array_record") == [(0, 2)]
+    assert lost("flipped_chunk_header_byte.array_record") == [(266, 268)]
+    assert lost("flipped_block_header_byte.array_record") == []  # the chunk's bytes are intact
+    assert lost("truncated_mid_chunk.array_record") == [(284, 286)]
+    got, result = _recovered(CORRUPT / "flipped_postscript_magic.array_record", tmp_path)
+    assert len(got) == 301 and result.footer == "search"
+
+
+def test_header_damage_without_footer_is_resynchronised(tmp_path):
+    """A damaged chunk header in a file with no footer: the block headers find the next chunk."""
+    records = [bytes([i]) * 3000 for i in range(100)]
+    path = tmp_path / "f.array_record"
+    with mmrecord.ArrayRecordWriter(path, "group_size:1,uncompressed") as writer:
+        writer.write_many(records)
+    with survey(path) as s:
+        begins, footer = s.chunks.begin.tolist(), s.footer_offset
+    data = bytearray(path.read_bytes()[:footer])  # the writer died before the footer
+    data[begins[10] + 30] ^= 1  # header of chunk 10 (inside one block)
+    data[begins[40] + 3] ^= 1  # header of chunk 40
+    path.write_bytes(bytes(data))
+    got, result = _recovered(path, tmp_path)
+    assert got == [r for i, r in enumerate(records) if i not in (10, 40)]
+    assert result.footer is None
+
+
+def test_reference_reads_recovered_file(tmp_path):
+    pytest.importorskip("array_record")
+    from support import reference_reader
+
+    dest = tmp_path / "new.array_record"
+    recover(CORRUPT / "truncated_mid_chunk.array_record", dest)
+    reader = reference_reader(dest)
+    assert reader.num_records() == 284
+    original = next(e for e in manifest("vectors") if e["name"] == "gs2_zstd3.array_record")
+    assert reader.read_all() == records_from_recipe(original["recipe"])[:284]
+    reader.close()
+
+
+def test_intact_file_round_trips(tmp_path):
+    got, result = _recovered(VECTORS / "gs7_zstd3.array_record", tmp_path)
+    assert not result.damage and result.records_written == 200
+    assert result.options.startswith("group_size:7,")
+    with mmrecord.ArrayRecordReader(VECTORS / "gs7_zstd3.array_record") as reader:
+        assert got == reader.read_all()
+
+
+def test_writer_killed_mid_write(tmp_path):
+    """SIGKILL a writing process: every chunk that reached the disk whole comes back."""
+    path = tmp_path / "killed.array_record"
+    script = textwrap.dedent(f"""
+        import sys, mmrecord
+        w = mmrecord.ArrayRecordWriter({str(path)!r}, "group_size:2,zstd:1")
+        i = 0
+        while True:
+            w.write(b"%08d" % i + bytes(i % 977))
+            i += 1
+            if i == 30000:
+                print("ready", flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"ready"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    got, result = _recovered(path, tmp_path)
+    assert len(got) >= 2 and len(got) % 2 == 0
+    assert got == [b"%08d" % i + bytes(i % 977) for i in range(len(got))]
+    assert result.footer is None and result.indices_exact
+
+
+def test_refuses_to_overwrite_the_damaged_file(tmp_path):
+    path = tmp_path / "f.array_record"
+    path.write_bytes((CORRUPT / "flipped_data_byte.array_record").read_bytes())
+    with pytest.raises(ValueError):
+        recover(path, path)
+
+
+def test_block_header_and_scan_kernels():
+    """The kernels under recovery, on FORMAT.md's facts: the first block header and a walk."""
+    from mmrecord.engine import blocks, scan
+
+    src = np.fromfile(VECTORS / "gs2_zstd3.array_record", np.uint8)
+    assert blocks.read_block_header(src, 0) == (True, 0, 64)  # the signature chunk, 0..64
+    assert blocks.read_block_header(src, 65536)[0]
+    bad = src.copy()
+    bad[65536 + 9] ^= 1
+    assert not blocks.read_block_header(bad, 65536)[0]
+    assert blocks.block_begin(65536 + 5) == 65536 and blocks.block_begin(65535) == 0
+    kind, status, begin, end, *_ = scan.walk_chunks(src, 0)
+    assert (kind == scan.CHUNK).all() and (status == scan.OK).all()
+    assert begin[0] == 0 and end[-1] == len(src) and (begin[1:] == end[:-1]).all()
+    # A damaged chunk header is a gap; the walk finds the chunk after it.
+    damaged = src.copy()
+    damaged[int(begin[5]) + 2] ^= 1
+    kind, status, begin2, end2, _, _, nrec, *_ = scan.walk_chunks(damaged, 0)
+    assert kind[5] == scan.GAP and status[5] == scan.HEADER_HASH and end2[5] == begin[6]
+    assert list(begin2[6:]) == list(begin[6:])
