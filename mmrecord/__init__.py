@@ -15,12 +15,14 @@ from .errors import (
     UnknownCodecError,
     UnsupportedFeatureError,
 )
+from .data_source import ArrayRecordDataSource
 from .reader import ArrayRecordReader
 from .writer import ArrayRecordWriter
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArrayRecordDataSource",
     "ArrayRecordReader",
     "ArrayRecordWriter",
     "ArrayRecordError",

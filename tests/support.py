@@ -58,3 +58,19 @@ def reference_reader(path, options: str = ""):
     from array_record.python.array_record_module import ArrayRecordReader
 
     return ArrayRecordReader(str(path), options)
+
+
+def require(module: str, tag: str):
+    """Import an optional library: skip without it, unless ``MMRECORD_REQUIRE`` names ``tag``.
+
+    CI's job for each optional integration sets ``MMRECORD_REQUIRE``, so there a
+    missing library fails the run instead of skipping its tests.
+    """
+    import importlib
+    import os
+
+    import pytest
+
+    if tag in os.environ.get("MMRECORD_REQUIRE", "").split(","):
+        return importlib.import_module(module)
+    return pytest.importorskip(module)

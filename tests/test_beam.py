@@ -5,22 +5,18 @@ Skipped without apache-beam, unless MMRECORD_REQUIRE names "beam" (then they fai
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
+from support import require
+
 import mmrecord
 from mmrecord.tfrecord import TFRecordWriter
 
 
-def _require(module: str, tag: str):
-    if tag in os.environ.get("MMRECORD_REQUIRE", "").split(","):
-        return importlib.import_module(module)
-    return pytest.importorskip(module)
 
 
 RECORDS = [b"record-%05d-" % i + bytes(i % 300) for i in range(3000)]
@@ -36,7 +32,7 @@ def test_import_mmrecord_does_not_import_beam():
 
 @pytest.fixture(scope="module")
 def beam():
-    return _require("apache_beam", "beam")
+    return require("apache_beam", "beam")
 
 
 def _options(beam, args=()):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import importlib
 import os
 import struct
 import sys
@@ -14,6 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from support import require
+
 from mmrecord.engine import tfrecord as kernels
 from mmrecord.errors import CorruptRecordError
 from mmrecord.tfrecord import TFRecordReader, TFRecordWriter, read_tfrecords, sniff_compression
@@ -23,11 +24,6 @@ sys.path.insert(0, str(DATA))
 from make_tfrecord_fixtures import FIXTURES, fixture_records  # noqa: E402
 
 
-def _require(module: str, tag: str):
-    """Import ``module``; skip without it, unless MMRECORD_REQUIRE names ``tag`` (then fail)."""
-    if tag in os.environ.get("MMRECORD_REQUIRE", "").split(","):
-        return importlib.import_module(module)
-    return pytest.importorskip(module)
 
 
 # -- CRC-32C against a plain-Python twin and published values ------------------
@@ -136,7 +132,7 @@ def test_writes_the_bytes_tensorflow_writes(tmp_path):
 
 @pytest.mark.parametrize("compression", ["", "GZIP", "ZLIB"])
 def test_against_tensorflow_in_this_run(tmp_path, compression):
-    tf = _require("tensorflow", "tf")
+    tf = require("tensorflow", "tf")
     rng = np.random.default_rng(7)
     records = [rng.bytes(int(n)) for n in rng.integers(0, 70_000, 60)] + [b""]
     theirs = tmp_path / "theirs.tfrecord"
