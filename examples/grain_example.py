@@ -25,20 +25,7 @@ import numpy as np
 
 import mmrecord
 
-FEATURES = 8
-TRUE_WEIGHTS = np.arange(1, FEATURES + 1, dtype=np.float32) / FEATURES
-
-
-def write_shards(folder: Path, shards: int = 4, per_shard: int = 8192) -> str:
-    rng = np.random.default_rng(0)
-    for s in range(shards):
-        x = rng.normal(size=(per_shard, FEATURES)).astype(np.float32)
-        y = (x @ TRUE_WEIGHTS + 0.01 * rng.normal(size=per_shard)).astype(np.float32)
-        rows = np.concatenate([x, y[:, None]], axis=1)
-        with mmrecord.ArrayRecordWriter(folder / f"train-{s:05d}-of-{shards:05d}.array_record",
-                                        "group_size:1,zstd:3") as writer:
-            writer.write_many(row.tobytes() for row in rows)
-    return str(folder / f"train-*-of-{shards:05d}.array_record")
+from regression_shards import FEATURES, TRUE_WEIGHTS, write_shards  # the toy data, beside this file
 
 
 def decode(record: bytes) -> np.ndarray:
