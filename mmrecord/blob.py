@@ -33,7 +33,7 @@ def decompress_payload(codec_id: int, payload: np.ndarray, size: int, what: str)
 
 
 def decompress_payloads(codec_id: int, buffer: np.ndarray, starts: np.ndarray, stops: np.ndarray,
-                        sizes: np.ndarray) -> list[bytes] | None:
+                        sizes: np.ndarray, threads: int = 1) -> list[bytes] | None:
     """Many payloads of one codec decompressed in one batch, or None if any is bad.
 
     None sends the caller to :func:`decompress_payload` one at a time, which
@@ -41,7 +41,7 @@ def decompress_payloads(codec_id: int, buffer: np.ndarray, starts: np.ndarray, s
     """
     codec = get_codec_by_id(codec_id)
     try:
-        return codec.decompress_spans(buffer, starts, stops, sizes)
+        return codec.decompress_spans(buffer, starts, stops, sizes, threads)
     except (ArrayRecordError, TypeError, AttributeError, NameError, ImportError, NotImplementedError):
         raise
     except Exception:

@@ -105,11 +105,11 @@ def record_at(src: np.ndarray, codec_id: int, pos: int, stop: int, size: int) ->
 
 
 def records_at(src: np.ndarray, codec_id: int, pos: np.ndarray, stop: np.ndarray,
-               size: np.ndarray) -> list[bytes] | None:
+               size: np.ndarray, threads: int = 1) -> list[bytes] | None:
     """:func:`record_at` for many one-record chunks of one codec; None if any payload is bad."""
     if codec_id == 0:
         return [src[a:b].tobytes() for a, b in zip(pos.tolist(), stop.tolist())]
-    return decompress_payloads(codec_id, src, pos, stop, size)
+    return decompress_payloads(codec_id, src, pos, stop, size, threads)
 
 
 def _blob(raw: bytes, codec: Codec, level: int | None, window_log: int | None) -> bytes:

@@ -206,37 +206,55 @@ class ArrayRecordReader:
         With ``parallel`` the work is split over the shared pool; tasks already
         running on the pool pass False, so that no task waits on another.
         """
-        out: list[bytes] = [b""] * len(indices)
         if self._index.one_record_per_chunk:
-            work = self._single_records_into(indices, out)
-            count = len(indices)
-        else:
-            work, count = self._chunk_records_into(indices, out)
+            return self._single_records(indices, parallel)
+        out: list[bytes] = [b""] * len(indices)
+        work, count = self._chunk_records_into(indices, out)
         if parallel:
             self._run_split(work, count)
         else:
             work(0, count)
         return out
 
-    def _single_records_into(self, indices: np.ndarray, out: list[bytes]):
-        """Work over ``out``'s positions for a file with one record per chunk."""
+    def _spans(self, indices: np.ndarray, parallel: bool) -> tuple[np.ndarray, ...]:
+        """``indexed_record_spans`` of one-record chunks ``indices``, kernel calls spread over the pool."""
+        src, index, parts = self._src_or_raise(), self._index, {}
+
+        def locate(lo: int, hi: int) -> None:
+            parts[lo] = indexed_record_spans(src, index.offsets, index.footer_offset, indices[lo:hi],
+                                             self._verify)
+
+        if parallel:
+            self._run_split(locate, len(indices))
+        else:
+            locate(0, len(indices))
+        return tuple(np.concatenate(arrays) for arrays in zip(*(parts[lo] for lo in sorted(parts))))
+
+    def _single_records(self, indices: np.ndarray, parallel: bool) -> list[bytes]:
+        """Records at ``indices`` of a file with one record per chunk.
+
+        The whole chunks of one codec are decoded in one batch call (zstd spreads
+        it over threads of its own); the rest (chunks cut by a block header, or
+        a batch that fails) record by record, which also names any damage.
+        """
+        if not len(indices):
+            return []
         src = self._src_or_raise()
-        index = self._index
-
-        def fill(lo: int, hi: int) -> None:
-            part = indices[lo:hi]
-            spans = indexed_record_spans(src, index.offsets, index.footer_offset, part, self._verify)
-            ok, codec = spans[0], spans[1]
-            if len(part) and ok.all() and (codec == codec[0]).all():
-                records = records_at(src, int(codec[0]), *spans[2:])
-                if records is not None:
-                    out[lo:hi] = records
-                    return
-            for n, (ok, codec, pos, stop, size) in enumerate(zip(*(a.tolist() for a in spans))):
-                k = int(part[n])
-                out[lo + n] = self._record_at(src, k, codec, pos, stop, size) if ok else self._record(k)
-
-        return fill
+        ok, codec, pos, stop, size = self._spans(indices, parallel)
+        out: list = [None] * len(indices)
+        batch = ok & (codec == codec[np.argmax(ok)])  # whole chunks, of the first whole chunk's codec
+        if batch.any():
+            # Starting threads costs more than decoding a small batch.
+            threads = max(1, self.options.max_parallelism) if parallel and len(indices) >= 128 else 1
+            records = records_at(src, int(codec[batch][0]), pos[batch], stop[batch], size[batch], threads)
+            if records is not None:
+                for k, record in zip(np.flatnonzero(batch).tolist(), records):
+                    out[k] = record
+        for k in [k for k, record in enumerate(out) if record is None]:
+            i = int(indices[k])
+            out[k] = self._record_at(src, i, int(codec[k]), int(pos[k]), int(stop[k]), int(size[k])) \
+                if ok[k] else self._record(i)
+        return out
 
     def _chunk_records_into(self, indices: np.ndarray, out: list[bytes]):
         """Work over groups of indices that share a chunk, and the number of groups."""
@@ -324,15 +342,7 @@ class ArrayRecordReader:
         if not len(idx):
             return np.empty(0, np.uint8), np.zeros(1, np.int64)
         if index.one_record_per_chunk:
-            spans: dict[int, tuple] = {}
-
-            def locate(lo: int, hi: int) -> None:
-                spans[lo] = indexed_record_spans(src, index.offsets, index.footer_offset, idx[lo:hi],
-                                                 self._verify)
-
-            self._run_split(locate, len(idx))
-            ok, codec, starts, stops, _ = (np.concatenate(parts) for parts in
-                                           zip(*(spans[lo] for lo in sorted(spans))))
+            ok, codec, starts, stops, _ = self._spans(idx, parallel=True)
             # Uncompressed records come straight from the map; the others (compressed,
             # or cut by a block header) are decoded first and gathered from ``extra``.
             in_extra = ~ok | (codec != 0)

@@ -68,13 +68,14 @@ class Codec(abc.ABC):
     def decompress(self, data: Any, decoded_size: int) -> bytes:
         """Decompress a bytes-like object into exactly ``decoded_size`` bytes, or raise."""
 
-    def decompress_spans(self, buffer: Any, starts: Any, stops: Any, sizes: Any) -> list[bytes]:
+    def decompress_spans(self, buffer: Any, starts: Any, stops: Any, sizes: Any,
+                         threads: int = 1) -> list[bytes]:
         """Decompress many payloads ``buffer[starts[i]:stops[i]]`` into ``sizes[i]`` bytes each.
 
         The batch form of :meth:`decompress` that batch reads use; a codec whose
-        library can decode many streams in one call (zstd) overrides it. It
-        raises if any payload is bad: the caller then finds which one by
-        decompressing them one at a time.
+        library can decode many streams in one call, on up to ``threads``
+        threads of its own (zstd), overrides it. It raises if any payload is
+        bad: the caller then finds which one by decompressing them one at a time.
         """
         view = memoryview(buffer)
         return [self.decompress(view[a:b], n) for a, b, n in zip(starts, stops, sizes)]

@@ -62,8 +62,9 @@ class Zstd(Codec):
         self.check_size(len(out), decoded_size)
         return out
 
-    def decompress_spans(self, buffer: Any, starts: Any, stops: Any, sizes: Any) -> list[bytes]:
-        """Decode many frames in one C call (the GIL released), then cut them into ``bytes``."""
+    def decompress_spans(self, buffer: Any, starts: Any, stops: Any, sizes: Any,
+                         threads: int = 1) -> list[bytes]:
+        """Decode many frames in one C call on ``threads`` threads of libzstd's, then cut them into ``bytes``."""
         if not len(sizes) or np.min(sizes) == 0:
             # The batch decoder aborts the process on an all-empty batch: empty frames go one by one.
             return super().decompress_spans(buffer, starts, stops, sizes)
@@ -73,7 +74,7 @@ class Zstd(Codec):
         frames = zstandard.BufferWithSegments(buffer, segments.tobytes())
         # The sizes are given, so frames without a content size decode too, each bounded by its size.
         decoded = self._contexts.decompressor.multi_decompress_to_buffer(
-            frames, decompressed_sizes=np.asarray(sizes, np.uint64).tobytes(), threads=1)
+            frames, decompressed_sizes=np.asarray(sizes, np.uint64).tobytes(), threads=threads)
         out = [decoded[i].tobytes() for i in range(len(segments))]
         for record, size in zip(out, np.asarray(sizes).tolist()):
             self.check_size(len(record), size)
