@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .chunk import read_chunk_records
+from .engine.proto import decode_footer_entries
 from .engine.simple import chunk_span
 from .errors import CorruptRecordError
+from .layout import FooterMetadata
 
 
 class ChunkIndex:
@@ -70,6 +73,25 @@ class ChunkIndex:
         following = self.first_record(k + 1) if k + 1 < len(self) else self.num_records
         return following - first
 
+    def record_counts(self) -> np.ndarray:
+        """How many records each chunk holds (int64)."""
+        firsts = np.arange(len(self), dtype=np.int64) * self.group_size if self._first is None else self._first
+        return np.diff(np.append(firsts, np.int64(self.num_records)))
+
     def first_record(self, k: int) -> int:
         """Index of the first record of chunk ``k``."""
         return k * self.group_size if self._first is None else int(self._first[k])
+
+
+def read_footer(src: np.ndarray, at: int, limit: int, verify: bool) -> tuple[FooterMetadata, ChunkIndex]:
+    """Read and check the footer chunk at ``at`` (ending by ``limit``): its metadata and the chunk index."""
+    footer = read_chunk_records(src, at, limit, verify)
+    if footer.num_records < 1:
+        raise CorruptRecordError("footer chunk holds no record")
+    meta = FooterMetadata.decode(footer.record(0))
+    offsets, counts, bad = decode_footer_entries(footer.values, footer.bounds[1:])
+    if bad >= 0:
+        raise CorruptRecordError(f"footer entry {bad} is malformed")
+    if len(offsets) != meta.num_chunks:
+        raise CorruptRecordError(f"footer lists {len(offsets)} chunks, its metadata says {meta.num_chunks}")
+    return meta, ChunkIndex(offsets, counts, meta.num_records, at)

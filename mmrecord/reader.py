@@ -15,10 +15,9 @@ from .chunk import ChunkRecords, read_chunk_records, record_at, records_at
 from .engine.gather import gather_spans_into
 from .engine.simple import indexed_record_span, indexed_record_spans
 from .engine.blocks import BLOCK_SIZE
-from .engine.proto import decode_footer_entries
 from .errors import CorruptRecordError
-from .index import ChunkIndex
-from .layout import FooterMetadata, decode_postscript
+from .index import read_footer
+from .layout import decode_postscript
 from .options import ReaderOptions
 from .parallel import shared_pool
 
@@ -90,17 +89,7 @@ class ArrayRecordReader:
             raise CorruptRecordError(f"postscript points at a footer outside the file ({footer_at})",
                                      path=self.path, offset=postscript_at)
         try:
-            footer = read_chunk_records(self._src, footer_at, postscript_at, self._verify)
-            if footer.num_records < 1:
-                raise CorruptRecordError("footer chunk holds no record")
-            meta = FooterMetadata.decode(footer.record(0))
-            offsets, records, bad = decode_footer_entries(footer.values, footer.bounds[1:])
-            if bad >= 0:
-                raise CorruptRecordError(f"footer entry {bad} is malformed")
-            if len(offsets) != meta.num_chunks:
-                raise CorruptRecordError(
-                    f"footer lists {len(offsets)} chunks, its metadata says {meta.num_chunks}")
-            self._index = ChunkIndex(offsets, records, meta.num_records, footer_at)
+            meta, self._index = read_footer(self._src, footer_at, postscript_at, self._verify)
         except CorruptRecordError as err:
             raise self._corrupt(err, "cannot read the footer", footer_at) from None
         self._meta = meta

@@ -20,9 +20,8 @@ import numpy as np
 from .chunk import PADDING, SIGNATURE, SIMPLE, TRANSPOSED, ChunkRecords, read_chunk_records
 from .engine import scan
 from .engine.blocks import BLOCK_SIZE
-from .engine.proto import decode_footer_entries
 from .errors import ArrayRecordError, CorruptRecordError
-from .index import ChunkIndex
+from .index import read_footer
 from .layout import FooterMetadata, decode_postscript
 
 DATA_TYPES = (SIMPLE, TRANSPOSED)
@@ -208,17 +207,8 @@ def _try(fn, *args):
 
 
 def _read_footer(src: np.ndarray, at: int, limit: int) -> tuple[FooterMetadata, np.ndarray, np.ndarray]:
-    footer = read_chunk_records(src, at, limit, True)
-    if footer.num_records < 1:
-        raise CorruptRecordError("footer chunk holds no record")
-    meta = FooterMetadata.decode(footer.record(0))
-    offsets, counts, bad = decode_footer_entries(footer.values, footer.bounds[1:])
-    if bad >= 0:
-        raise CorruptRecordError(f"footer entry {bad} is malformed")
-    if len(offsets) != meta.num_chunks:
-        raise CorruptRecordError(f"footer lists {len(offsets)} chunks, its metadata says {meta.num_chunks}")
-    ChunkIndex(offsets, counts, meta.num_records, at)  # raises when the entries are inconsistent
-    return meta, offsets.astype(np.int64), counts.astype(np.int64)
+    meta, index = read_footer(src, at, limit, True)
+    return meta, index.offsets, index.record_counts()
 
 
 def _find_footer(s: Survey) -> None:
