@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .gather import copy_bytes
 from .highway import highway_hash
+from .memory import copy_bytes, load_u64, store_u64
 
 BLOCK_SIZE = 1 << 16
 BLOCK_HEADER_SIZE = 24
@@ -65,23 +65,9 @@ def padding_length(pos: int) -> int:
 @njit(cache=True, nogil=True)
 def write_block_header(out, at: int, block_pos: int, chunk_begin: int, chunk_stop: int) -> None:
     """Write the 24-byte header of the block at file position ``block_pos`` into ``out[at:]``."""
-    previous_chunk = np.uint64(block_pos - chunk_begin)
-    next_chunk = np.uint64(chunk_stop - block_pos)
-    for i in range(8):
-        out[at + 8 + i] = np.uint8((previous_chunk >> np.uint64(8 * i)) & np.uint64(0xFF))
-        out[at + 16 + i] = np.uint8((next_chunk >> np.uint64(8 * i)) & np.uint64(0xFF))
-    digest = highway_hash(out, at + 8, at + 24)
-    for i in range(8):
-        out[at + i] = np.uint8((digest >> np.uint64(8 * i)) & np.uint64(0xFF))
-
-
-@njit(cache=True, nogil=True)
-def load_u64(buf, at: int) -> np.uint64:
-    """Little-endian u64 at ``buf[at:at+8]``."""
-    value = np.uint64(0)
-    for i in range(8):
-        value |= np.uint64(buf[at + i]) << np.uint64(8 * i)
-    return value
+    store_u64(out, at + 8, block_pos - chunk_begin)
+    store_u64(out, at + 16, chunk_stop - block_pos)
+    store_u64(out, at, highway_hash(out, at + 8, at + 24))
 
 
 @njit(cache=True, nogil=True)

@@ -19,11 +19,11 @@ from .blocks import (
     chunk_end,
     copy_logical,
     emit_logical,
-    load_u64,
     padding_length,
     write_block_header,
 )
 from .highway import highway_hash
+from .memory import load_u64, store_u64
 
 # read_chunk status codes; the Python layer turns them into CorruptRecordError.
 OK = 0
@@ -32,13 +32,6 @@ HEADER_HASH = 2  # the chunk header's hash does not match its bytes
 BLOCK_HEADER = 3  # a block header inside the chunk is damaged or points elsewhere
 DATA_HASH = 4  # the chunk data's hash does not match
 BAD_POSITION = 5  # the chunk cannot begin there (inside a block header)
-
-@njit(cache=True, nogil=True)
-def _store_u64(buf, at: int, value) -> None:
-    value = np.uint64(value)
-    for i in range(8):
-        buf[at + i] = np.uint8((value >> np.uint64(8 * i)) & np.uint64(0xFF))
-
 
 @njit(cache=True, nogil=True)
 def _blocks_ok(src, first: int, stop: int, chunk_begin: int, chunk_stop: int) -> int:
@@ -127,11 +120,11 @@ def frame_chunk(out, base: int, begin: int, data, data_start: int, data_size: in
     """
     stop = chunk_end(begin, data_size, num_records)
     header = np.empty(CHUNK_HEADER_SIZE, np.uint8)
-    _store_u64(header, 8, data_size)
-    _store_u64(header, 16, highway_hash(data, data_start, data_start + data_size))
-    _store_u64(header, 24, (np.uint64(num_records) << np.uint64(8)) | np.uint64(chunk_type))
-    _store_u64(header, 32, decoded_size)
-    _store_u64(header, 0, highway_hash(header, 8, CHUNK_HEADER_SIZE))
+    store_u64(header, 8, data_size)
+    store_u64(header, 16, highway_hash(data, data_start, data_start + data_size))
+    store_u64(header, 24, (np.uint64(num_records) << np.uint64(8)) | np.uint64(chunk_type))
+    store_u64(header, 32, decoded_size)
+    store_u64(header, 0, highway_hash(header, 8, CHUNK_HEADER_SIZE))
     pos = emit_logical(out, base, begin, header, 0, CHUNK_HEADER_SIZE, begin, stop)
     pos = emit_logical(out, base, pos, data, data_start, data_size, begin, stop)
     # Block headers inside the padding tail.

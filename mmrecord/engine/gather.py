@@ -5,18 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-
-@njit(inline="always")
-def copy_bytes(dst, dst_pos, src, src_pos, count) -> None:
-    """``dst[dst_pos:dst_pos+count] = src[src_pos:src_pos+count]``, as a loop LLVM vectorises.
-
-    numba compiles slice assignment to a per-element loop with index checks,
-    about 5x slower than this plain loop over unsigned indices.
-    """
-    d = np.uint64(dst_pos)
-    s = np.uint64(src_pos)
-    for i in range(np.uint64(count)):
-        dst[d + i] = src[s + i]
+from .memory import copy_bytes
 
 
 @njit(cache=True, nogil=True)

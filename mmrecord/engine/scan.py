@@ -25,12 +25,12 @@ from .blocks import (
     check_block_header,
     chunk_end,
     copy_logical,
-    load_u64,
     read_block_header,
     remaining_in_block,
     round_up_to_possible_boundary,
 )
 from .highway import highway_hash
+from .memory import load_u64
 
 # Entry kinds.
 CHUNK = 0  # a chunk whose header is intact

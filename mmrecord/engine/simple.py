@@ -13,8 +13,14 @@ import numpy as np
 from numba import njit
 
 from .framing import OK, read_chunk
-from .gather import copy_bytes
-from .varint import encode_varints_into, read_varint, varint_length, varint_size, write_varint
+from .memory import copy_bytes
+from .varint import (
+    encode_varints_into,
+    read_varint,
+    varint_length,
+    varint_size,
+    write_varint,
+)
 
 BAD_LAYOUT = 100  # status: the blob lengths do not fit the chunk data
 SIMPLE_CHUNK = 0x72

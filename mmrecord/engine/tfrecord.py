@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .gather import copy_bytes
+from .memory import copy_bytes, load_u64
 
 _POLY = 0x82F63B78  # CRC-32C, reflected
 _MASK_DELTA = 0xA282EAD8
@@ -80,14 +80,6 @@ def _load_u32(buf, at: int) -> np.uint32:
 
 
 @njit(cache=True, nogil=True)
-def _load_u64(buf, at: int) -> np.uint64:
-    value = np.uint64(0)
-    for i in range(8):
-        value |= np.uint64(buf[at + i]) << np.uint64(8 * i)
-    return value
-
-
-@njit(cache=True, nogil=True)
 def _store_u32(buf, at: int, value) -> None:
     for i in range(4):
         buf[at + i] = np.uint8((value >> np.uint32(8 * i)) & np.uint32(0xFF))
@@ -98,7 +90,7 @@ def length_ok(buf, pos: int, table) -> bool:
     """Is there an intact length header at ``pos`` (12 bytes available)?"""
     if masked_crc32c(buf, pos, pos + 8, table) != _load_u32(buf, pos + 8):
         return False
-    return _load_u64(buf, pos) < np.uint64(MAX_LENGTH)
+    return load_u64(buf, pos) < np.uint64(MAX_LENGTH)
 
 
 @njit(cache=True, nogil=True)
@@ -122,7 +114,7 @@ def scan_frames(buf, pos: int, stop: int, max_records: int, verify: bool, table)
         if not length_ok(buf, pos, table):
             status = BAD_LENGTH
             break
-        length = np.int64(_load_u64(buf, pos))
+        length = np.int64(load_u64(buf, pos))
         if pos + HEADER_SIZE + length + FOOTER_SIZE > stop:
             status = MORE
             break
