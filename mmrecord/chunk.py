@@ -131,14 +131,6 @@ class EncodedChunks:
         zero = np.zeros(1, np.int64)
         return cls(np.empty(0, np.uint8), np.zeros(2, np.int64), zero, zero)
 
-    def __len__(self) -> int:
-        return len(self.bounds) - 1
-
-    def head(self, count: int) -> "EncodedChunks":
-        """The first ``count`` chunks."""
-        return EncodedChunks(self.data[:self.bounds[count]], self.bounds[:count + 1],
-                             self.num_records[:count], self.decoded_size[:count])
-
 
 def encode_simple_chunks(records: Sequence[bytes], group_size: int, codec: Codec, level: int | None,
                          window_log: int | None) -> EncodedChunks:

@@ -74,16 +74,24 @@ def _print_info(facts: dict) -> None:
         print(f"  {name:<15} {value}")
 
 
+def _inspect(args: argparse.Namespace, path: str, label: str, run):
+    """``run(path, progress)`` under a progress line; None (reported) if the file cannot be read."""
+    try:
+        with _progress(args, os.path.getsize(path), label) as bar:
+            return run(path, bar.update)
+    except OSError as err:
+        _error(f"{path}: {err.strerror or err}")
+        return None
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .inspection import info
 
     status = 0
     for n, path in enumerate(args.files):
-        try:
-            with _progress(args, os.path.getsize(path), "info") as bar:
-                facts = info(path, sizes=not args.no_sizes, progress=bar.update)
-        except OSError as err:
-            _error(f"{path}: {err.strerror or err}")
+        facts = _inspect(args, path, "info", lambda p, progress: info(p, sizes=not args.no_sizes,
+                                                                       progress=progress))
+        if facts is None:
             status = 1
             continue
         if args.json:
@@ -102,11 +110,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     status = 0
     for path in args.files:
-        try:
-            with _progress(args, os.path.getsize(path), "verify") as bar:
-                result = verify(path, decode=not args.no_decode, progress=bar.update)
-        except OSError as err:
-            _error(f"{path}: {err.strerror or err}")
+        result = _inspect(args, path, "verify", lambda p, progress: verify(p, decode=not args.no_decode,
+                                                                            progress=progress))
+        if result is None:
             status = 1
             continue
         if not result["ok"]:

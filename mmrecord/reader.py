@@ -226,10 +226,15 @@ class ArrayRecordReader:
         it over threads of its own); the rest (chunks cut by a block header, or
         a batch that fails) record by record, which also names any damage.
         """
+        return self._records_at_spans(indices, self._spans(indices, parallel), parallel)
+
+    def _records_at_spans(self, indices: np.ndarray, spans: tuple[np.ndarray, ...],
+                          parallel: bool) -> list[bytes]:
+        """:meth:`_single_records` once the chunks' spans are known."""
         if not len(indices):
             return []
         src = self._src_or_raise()
-        ok, codec, pos, stop, size = self._spans(indices, parallel)
+        ok, codec, pos, stop, size = spans
         out: list = [None] * len(indices)
         batch = ok & (codec == codec[np.argmax(ok)])  # whole chunks, of the first whole chunk's codec
         if batch.any():
@@ -331,11 +336,12 @@ class ArrayRecordReader:
         if not len(idx):
             return np.empty(0, np.uint8), np.zeros(1, np.int64)
         if index.one_record_per_chunk:
-            ok, codec, starts, stops, _ = self._spans(idx, parallel=True)
+            spans = self._spans(idx, parallel=True)
+            ok, codec, starts, stops, _ = spans
             # Uncompressed records come straight from the map; the others (compressed,
             # or cut by a block header) are decoded first and gathered from ``extra``.
             in_extra = ~ok | (codec != 0)
-            extra = [self._record(int(i)) for i in idx[in_extra]]
+            extra = self._records_at_spans(idx[in_extra], tuple(a[in_extra] for a in spans), parallel=True)
             ends = np.cumsum([len(r) for r in extra], dtype=np.int64)
             starts[in_extra], stops[in_extra] = ends - [len(r) for r in extra], ends
             return self._gather(src, np.frombuffer(b"".join(extra), np.uint8), starts, stops, in_extra)
