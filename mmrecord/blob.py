@@ -32,22 +32,6 @@ def decompress_payload(codec_id: int, payload: np.ndarray, size: int, what: str)
     return out
 
 
-def decompress_payloads(codec_id: int, buffer: np.ndarray, starts: np.ndarray, stops: np.ndarray,
-                        sizes: np.ndarray, threads: int = 1) -> list[bytes] | None:
-    """Many payloads of one codec decompressed in one batch, or None if any is bad.
-
-    None sends the caller to :func:`decompress_payload` one at a time, which
-    names the bad payload.
-    """
-    codec = get_codec_by_id(codec_id)
-    try:
-        return codec.decompress_spans(buffer, starts, stops, sizes, threads)
-    except (ArrayRecordError, TypeError, AttributeError, NameError, ImportError, NotImplementedError):
-        raise
-    except Exception:
-        return None
-
-
 def decompress_blob(codec_id: int, blob: np.ndarray, max_size: int, what: str) -> np.ndarray:
     """Decompress a whole blob, refusing a declared length above ``max_size`` before decoding."""
     if codec_id == 0:

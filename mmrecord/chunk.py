@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .blob import decompress_payload, decompress_payloads
+from .blob import decompress_payload
 from .codecs import Codec
 from .engine import framing, simple
 from .engine.gather import sizes_to_bounds
@@ -102,14 +102,6 @@ def record_at(src: np.ndarray, codec_id: int, pos: int, stop: int, size: int) ->
         return src[pos:stop].tobytes()
     record = decompress_payload(codec_id, src[pos:stop], size, "values blob")
     return record if type(record) is bytes else bytes(record)
-
-
-def records_at(src: np.ndarray, codec_id: int, pos: np.ndarray, stop: np.ndarray,
-               size: np.ndarray, threads: int = 1) -> list[bytes] | None:
-    """:func:`record_at` for many one-record chunks of one codec; None if any payload is bad."""
-    if codec_id == 0:
-        return [src[a:b].tobytes() for a, b in zip(pos.tolist(), stop.tolist())]
-    return decompress_payloads(codec_id, src, pos, stop, size, threads)
 
 
 def _blob(raw: bytes, codec: Codec, level: int | None, window_log: int | None) -> bytes:

@@ -5,24 +5,63 @@ from __future__ import annotations
 import mmap
 import os
 import threading
-from concurrent.futures import wait
 from collections import OrderedDict, deque
+from concurrent.futures import wait
 from typing import Iterable, Iterator, overload
 
 import numpy as np
 
-from .chunk import ChunkRecords, read_chunk_records, record_at, records_at
-from .engine.gather import gather_spans_into
-from .engine.simple import indexed_record_span, indexed_record_spans
+from .chunk import ChunkRecords, read_chunk_records, record_at
+from .codecs import Codec
 from .engine.blocks import BLOCK_SIZE
-from .errors import CorruptRecordError
+from .engine.gather import COPY, DECODE, EXTRA, fill_records
+from .engine.simple import (
+    indexed_record_into,
+    indexed_record_span,
+    indexed_record_spans,
+)
+from .errors import ArrayRecordError, CorruptRecordError
 from .index import read_footer
 from .layout import decode_postscript
-from .options import ReaderOptions
+from .options import ReaderOptions, WriterOptions
 from .parallel import shared_pool
 
 # Decoded chunks kept for files whose chunks hold more than one record.
 CHUNK_CACHE_SIZE = 16
+_CPUS = os.cpu_count() or 1
+# Batches smaller than this are read on the calling thread: a pool task costs more.
+MIN_PARALLEL_BATCH = 64
+# Records per part when a batch of records becomes ``bytes`` objects.
+PART_RECORDS = 2048
+# A single record is decoded into its thread's scratch buffer, which grows up
+# to this size; longer records get a buffer of their own.
+SCRATCH_LIMIT = 1 << 20
+
+
+class _Scratch(threading.local):
+    """Each thread's buffer that ``r[i]`` decodes into before making the ``bytes``."""
+
+    def __init__(self) -> None:
+        self.buffer = np.empty(1 << 16, np.uint8)
+
+
+_scratch = _Scratch()
+
+
+def _scratch_for(size: int) -> np.ndarray:
+    """A buffer of at least ``size`` bytes: this thread's scratch, grown if need be."""
+    if size > SCRATCH_LIMIT:
+        return np.empty(size, np.uint8)
+    _scratch.buffer = np.empty(max(size, 2 * len(_scratch.buffer)), np.uint8)
+    return _scratch.buffer
+
+
+def _file_codec(writer_options: str | None) -> Codec | None:
+    """The codec the footer's writer options name (zstd when they name none, as writers default to)."""
+    try:
+        return WriterOptions.parse(writer_options or "").codec
+    except ArrayRecordError:
+        return None  # options this installation cannot parse
 
 
 def _map_file(path: str) -> tuple[object, np.ndarray]:
@@ -93,7 +132,13 @@ class ArrayRecordReader:
         except CorruptRecordError as err:
             raise self._corrupt(err, "cannot read the footer", footer_at) from None
         self._meta = meta
-        self._one_record_per_chunk = self._index.one_record_per_chunk
+        codec = _file_codec(meta.writer_options)
+        # The compressed codec whose records kernels decode; None when there is none.
+        self._kernel_codec = codec if codec is not None and codec.codec_id and codec.kernel_decoder() else None
+        self._kernel_codec_id = self._kernel_codec.codec_id if self._kernel_codec else -1
+        # r[i] is one kernel call when chunks hold one record each, stored in a form kernels read.
+        self._single_fast = self._index.one_record_per_chunk and codec is not None and (
+            codec.codec_id == 0 or self._kernel_codec is not None)
 
     # -- the file's facts ----------------------------------------------------
 
@@ -205,6 +250,79 @@ class ArrayRecordReader:
             work(0, count)
         return out
 
+    def _kernel_decoder(self) -> tuple[int, int]:
+        """This thread's ``(function, context)`` for the kernel codec; zeros when there is none."""
+        codec = self._kernel_codec
+        return codec.kernel_decoder() if codec is not None else (0, 0)
+
+    def _single_records(self, indices: np.ndarray, parallel: bool) -> list[bytes]:
+        """:meth:`_records` for a file with one record per chunk.
+
+        Each ``bytes`` is copied from where its record lies: the file map for
+        uncompressed records, the batch buffer for the others (one copy each:
+        the whole batch as one ``bytes`` first would cost another). Parts of
+        the batch run on the pool start to finish, so that one thread makes
+        ``bytes`` while another decodes.
+        """
+        src = self._src_or_raise()
+        out: list = [None] * len(indices)
+
+        def read_part(first: int, end: int) -> None:
+            values, offsets, starts, stops, how = self._single_pieces(indices[first:end], False, copy=False)
+            lo, hi, at = starts.tolist(), stops.tolist(), offsets.tolist()
+            out[first:end] = [src[lo[k]:hi[k]].tobytes() if mapped else values[at[k]:at[k + 1]].tobytes()
+                              for k, mapped in enumerate((how == COPY).tolist())]
+
+        if parallel and len(indices) >= MIN_PARALLEL_BATCH:
+            self._run_split(read_part, len(indices), grain=PART_RECORDS)
+        else:
+            read_part(0, len(indices))
+        return out
+
+    def _single_pieces(self, indices: np.ndarray, parallel: bool, copy: bool = True):
+        """:meth:`read_batch` for a file with one record per chunk, and where each record came from.
+
+        One kernel pass checks the chunks and finds their records; a second
+        copies or decodes them into ``values``, both split over the pool. The
+        records kernels cannot take (another codec, a chunk cut by a block
+        header, damage) are read by the general path first and copied in.
+        Returns ``(values, offsets, starts, stops, how)``: piece ``k`` was
+        ``src[starts[k]:stops[k]]`` when ``how[k]`` is ``COPY``, and with
+        ``copy`` false such pieces are left out of ``values`` (they take no
+        room there).
+        """
+        src = self._src_or_raise()
+        parallel = parallel and len(indices) >= MIN_PARALLEL_BATCH
+        ok, codec, starts, stops, sizes = self._spans(indices, parallel)
+        how = np.where(codec == 0, COPY, DECODE).astype(np.int8)
+        general = np.flatnonzero(~ok | ((codec != 0) & (codec != self._kernel_codec_id)))
+        extra: list[bytes] = [b""] * len(general)
+        if len(general):
+            def read_general(lo: int, hi: int) -> None:
+                extra[lo:hi] = [self._record(i) for i in indices[general[lo:hi]].tolist()]
+
+            self._run_split(read_general, len(general)) if parallel else read_general(0, len(general))
+            lengths = np.fromiter(map(len, extra), np.int64, len(extra))
+            stops[general] = np.cumsum(lengths)
+            starts[general] = stops[general] - lengths
+            sizes[general] = lengths
+            how[general] = EXTRA
+        offsets = np.zeros(len(indices) + 1, np.int64)
+        np.cumsum(sizes if copy else np.where(how == COPY, 0, sizes), out=offsets[1:])
+        values = np.empty(offsets[-1], np.uint8)
+        extra_values = np.frombuffer(b"".join(extra), np.uint8)
+
+        def fill(lo: int, hi: int) -> None:
+            bad = fill_records(values, offsets, src, extra_values, starts, stops, how,
+                               *self._kernel_decoder(), lo, hi)
+            if bad >= 0:
+                self._record(int(indices[bad]))  # names the damage
+                raise CorruptRecordError("record does not decode", path=self.path,
+                                         offset=int(starts[bad]))
+
+        self._run_split(fill, len(indices)) if parallel else fill(0, len(indices))
+        return values, offsets, starts, stops, how
+
     def _spans(self, indices: np.ndarray, parallel: bool) -> tuple[np.ndarray, ...]:
         """``indexed_record_spans`` of one-record chunks ``indices``, kernel calls spread over the pool."""
         src, index, parts = self._src_or_raise(), self._index, {}
@@ -218,37 +336,6 @@ class ArrayRecordReader:
         else:
             locate(0, len(indices))
         return tuple(np.concatenate(arrays) for arrays in zip(*(parts[lo] for lo in sorted(parts))))
-
-    def _single_records(self, indices: np.ndarray, parallel: bool) -> list[bytes]:
-        """Records at ``indices`` of a file with one record per chunk.
-
-        The whole chunks of one codec are decoded in one batch call (zstd spreads
-        it over threads of its own); the rest (chunks cut by a block header, or
-        a batch that fails) record by record, which also names any damage.
-        """
-        return self._records_at_spans(indices, self._spans(indices, parallel), parallel)
-
-    def _records_at_spans(self, indices: np.ndarray, spans: tuple[np.ndarray, ...],
-                          parallel: bool) -> list[bytes]:
-        """:meth:`_single_records` once the chunks' spans are known."""
-        if not len(indices):
-            return []
-        src = self._src_or_raise()
-        ok, codec, pos, stop, size = spans
-        out: list = [None] * len(indices)
-        batch = ok & (codec == codec[np.argmax(ok)])  # whole chunks, of the first whole chunk's codec
-        if batch.any():
-            # Starting threads costs more than decoding a small batch.
-            threads = max(1, self.options.max_parallelism) if parallel and len(indices) >= 128 else 1
-            records = records_at(src, int(codec[batch][0]), pos[batch], stop[batch], size[batch], threads)
-            if records is not None:
-                for k, record in zip(np.flatnonzero(batch).tolist(), records):
-                    out[k] = record
-        for k in [k for k, record in enumerate(out) if record is None]:
-            i = int(indices[k])
-            out[k] = self._record_at(src, i, int(codec[k]), int(pos[k]), int(stop[k]), int(size[k])) \
-                if ok[k] else self._record(i)
-        return out
 
     def _chunk_records_into(self, indices: np.ndarray, out: list[bytes]):
         """Work over groups of indices that share a chunk, and the number of groups."""
@@ -267,16 +354,37 @@ class ArrayRecordReader:
 
         return fill, len(starts)
 
-    def _run_split(self, work, count: int) -> None:
-        """Run ``work(lo, hi)`` over ``range(count)`` split across the shared pool."""
-        parts = min(self.options.max_parallelism, count, 4 * (os.cpu_count() or 1))
-        if parts <= 1 or count < 4:
+    def _run_split(self, work, count: int, grain: int = 0) -> None:
+        """Run ``work(lo, hi)`` over ``range(count)`` in parts, on up to ``max_parallelism`` threads.
+
+        The calling thread works too, taking parts alongside the pool's tasks
+        (a hand-off to the pool costs about as much as a small part). There is
+        one part per thread, or parts of about ``grain`` items when given:
+        then parts that alternate between kernels and Python code interleave,
+        one thread holding the GIL while another runs a kernel.
+        """
+        threads = min(self.options.max_parallelism, count, _CPUS)
+        if threads <= 1 or count < 4:
             work(0, count)
             return
-        edges = np.linspace(0, count, parts + 1).astype(np.int64)
-        pool = shared_pool()
-        futures = [pool.submit(work, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
-        wait(futures)  # all of them, even when one fails: nothing may outlive the call
+        parts = min(count, max(threads, -(-count // grain) if grain else threads))
+        edges = np.linspace(0, count, parts + 1).astype(np.int64).tolist()
+        todo = iter(list(zip(edges[:-1], edges[1:])))
+        lock = threading.Lock()
+
+        def drain() -> None:
+            while True:
+                with lock:
+                    part = next(todo, None)
+                if part is None:
+                    return
+                work(*part)
+
+        futures = [shared_pool().submit(drain) for _ in range(threads - 1)]
+        try:
+            drain()
+        finally:
+            wait(futures)  # all of them, even when one fails: nothing may outlive the call
         for future in futures:
             future.result()
 
@@ -287,7 +395,7 @@ class ArrayRecordReader:
 
     def __getitem__(self, key):
         """``r[i]`` (negative counts from the end), ``r[a:b:c]``, ``r[[i, j, ...]]``."""
-        if type(key) is int and self._one_record_per_chunk:
+        if type(key) is int and self._single_fast:
             return self._single_record(key)
         if isinstance(key, slice):
             return self._records(np.arange(*key.indices(self._index.num_records), dtype=np.int64))
@@ -296,15 +404,21 @@ class ArrayRecordReader:
         return self._records(self._check_indices(key))
 
     def _single_record(self, i: int) -> bytes:
-        """``r[i]`` for the default layout (one record per chunk): one kernel call, one copy."""
+        """``r[i]`` when :attr:`_single_fast`: one kernel call checks, finds and decodes the record."""
         n = self._index.num_records
         k = i + n if i < 0 else i
         src = self._src
         if src is not None and 0 <= k < n:
-            ok, codec, pos, stop, size = indexed_record_span(
-                src, self._index.offsets, self._index.footer_offset, k, self._verify)
-            if ok:
-                return self._record_at(src, k, codec, pos, stop, size)
+            index, out = self._index, _scratch.buffer
+            function, context = self._kernel_decoder()
+            size = indexed_record_into(src, index.offsets, index.footer_offset, k, self._verify,
+                                       self._kernel_codec_id, function, context, out)
+            if size > len(out):
+                out = _scratch_for(size)
+                size = indexed_record_into(src, index.offsets, index.footer_offset, k, self._verify,
+                                           self._kernel_codec_id, function, context, out)
+            if size >= 0:
+                return out[:size].tobytes()
         return self._record(self._normalize(i))
 
     def _check_indices(self, indices) -> np.ndarray:
@@ -325,29 +439,27 @@ class ArrayRecordReader:
     def read_batch(self, indices) -> tuple[np.ndarray, np.ndarray]:
         """Records at ``indices`` as one ``uint8`` buffer and ``int64`` offsets, no object per record.
 
-        Record ``indices[k]`` is ``values[offsets[k]:offsets[k+1]]``. For
-        uncompressed files with one record per chunk the bytes are copied
-        straight from the file map by one kernel call; otherwise each needed
-        chunk is decoded once and its records are gathered the same way.
+        Record ``indices[k]`` is ``values[offsets[k]:offsets[k+1]]``. With one
+        record per chunk, kernels copy (uncompressed) or decode (a codec with a
+        kernel decoder, zstd) each record straight from the file map into
+        ``values``; otherwise each needed chunk is decoded once and its records
+        are gathered from it.
         """
         idx = self._check_indices(indices)
-        src = self._src_or_raise()
+        self._src_or_raise()
         index = self._index
         if not len(idx):
             return np.empty(0, np.uint8), np.zeros(1, np.int64)
         if index.one_record_per_chunk:
-            spans = self._spans(idx, parallel=True)
-            ok, codec, starts, stops, _ = spans
-            # Uncompressed records come straight from the map; the others (compressed,
-            # or cut by a block header) are decoded first and gathered from ``extra``.
-            in_extra = ~ok | (codec != 0)
-            extra = self._records_at_spans(idx[in_extra], tuple(a[in_extra] for a in spans), parallel=True)
-            ends = np.cumsum([len(r) for r in extra], dtype=np.int64)
-            starts[in_extra], stops[in_extra] = ends - [len(r) for r in extra], ends
-            return self._gather(src, np.frombuffer(b"".join(extra), np.uint8), starts, stops, in_extra)
+            return self._single_pieces(idx, parallel=True)[:2]
         chunks, within = index.locate_many(idx)
         unique, which = np.unique(chunks, return_inverse=True)
-        decoded = [self._chunk(int(k)) for k in unique]
+        decoded: list = [None] * len(unique)
+
+        def decode(lo: int, hi: int) -> None:
+            decoded[lo:hi] = [self._chunk(int(k)) for k in unique[lo:hi]]
+
+        self._run_split(decode, len(unique))
         # All needed chunks side by side: chunk u's values start at value_base[u]
         # and its bounds at bound_base[u] in the concatenated arrays.
         value_base = np.cumsum([0] + [len(c.values) for c in decoded[:-1]], dtype=np.int64)
@@ -355,17 +467,14 @@ class ArrayRecordReader:
         bounds = np.concatenate([c.bounds for c in decoded])
         row = bound_base[which] + within
         base = value_base[which]
-        values = np.concatenate([c.values for c in decoded])
-        return self._gather(values, values, base + bounds[row], base + bounds[row + 1],
-                            np.zeros(len(idx), np.bool_))
-
-    def _gather(self, src, extra, starts, stops, in_extra) -> tuple[np.ndarray, np.ndarray]:
-        """The pieces ``src[starts[k]:stops[k]]`` (or of ``extra``) in one buffer, copied in parallel."""
-        offsets = np.zeros(len(starts) + 1, np.int64)
+        chunk_values = np.concatenate([c.values for c in decoded])
+        starts, stops = base + bounds[row], base + bounds[row + 1]
+        offsets = np.zeros(len(idx) + 1, np.int64)
         np.cumsum(stops - starts, out=offsets[1:])
         values = np.empty(offsets[-1], np.uint8)
-        self._run_split(lambda lo, hi: gather_spans_into(values, offsets, src, extra, starts, stops,
-                                                         in_extra, lo, hi), len(starts))
+        how = np.full(len(idx), COPY, np.int8)
+        self._run_split(lambda lo, hi: fill_records(values, offsets, chunk_values, chunk_values, starts, stops,
+                                                    how, 0, 0, lo, hi), len(idx))
         return values, offsets
 
     # -- the reference's read() ----------------------------------------------

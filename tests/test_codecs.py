@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import random
 import struct
+from concurrent.futures import ThreadPoolExecutor
 
 import brotli
 import numpy as np
@@ -24,7 +25,12 @@ from mmrecord.codecs import (
     get_codec_by_id,
     register_codec,
 )
-from mmrecord.errors import InvalidOptionsError, UnknownCodecError, UnsupportedFeatureError
+from mmrecord.engine.native import decode_into
+from mmrecord.errors import (
+    InvalidOptionsError,
+    UnknownCodecError,
+    UnsupportedFeatureError,
+)
 
 BUILTINS = {"uncompressed": 0x00, "brotli": 0x62, "zstd": 0x7A, "snappy": 0x73}
 LEVELS = {"uncompressed": [None], "zstd": [-5, 1, 3, 19], "brotli": [0, 6, 11], "snappy": [None, 2]}
@@ -367,7 +373,6 @@ def test_importing_codecs_loads_no_compression_library():
 
 
 def test_codecs_are_thread_safe():
-    from concurrent.futures import ThreadPoolExecutor
 
     records = [text_bytes(n, n) for n in range(0, 200_000, 7919)]
 
@@ -381,15 +386,31 @@ def test_codecs_are_thread_safe():
         assert all(pool.map(round_trip, jobs))
 
 
-@pytest.mark.parametrize("sizes", [[0], [0, 0], [0, 5, 0], [7], [1, 4096, 70000]])
-def test_decompress_spans_matches_decompress(sizes):
-    """The batch form gives what one-at-a-time decoding gives, empty payloads included."""
-    rng = np.random.default_rng(len(sizes))
-    for name in ("zstd", "brotli", "snappy", "uncompressed"):
-        codec = get_codec(name)
-        raws = [bytes(rng.integers(0, 3, n, dtype=np.uint8)) for n in sizes]
-        payloads = [codec.compress(raw, codec.default_level, None) for raw in raws]
-        buffer = np.frombuffer(b"".join(payloads), np.uint8)
-        stops = np.cumsum([len(p) for p in payloads])
-        starts = stops - [len(p) for p in payloads]
-        assert codec.decompress_spans(buffer, starts, stops, np.array(sizes)) == raws
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 70000, 3 << 20])
+@pytest.mark.parametrize("window_log", [10, 20, 31])
+def test_zstd_kernel_decoder_matches_decompress(size, window_log):
+    """The C decoder kernels call gives what ``decompress`` gives, and refuses wrong sizes."""
+    codec = get_codec("zstd")
+    raw = bytes(np.random.default_rng(size).integers(0, 3, size, dtype=np.uint8))
+    payload = np.frombuffer(b"xx" + codec.compress(raw, 3, window_log), np.uint8)
+    out = np.full(size + 8, 7, np.uint8)
+    function, context = codec.kernel_decoder()
+    assert decode_into(function, context, out, 4, size, payload, 2, len(payload) - 2)
+    assert out[4:4 + size].tobytes() == codec.decompress(payload[2:], size) == raw
+    assert (out[:4] == 7).all() and (out[4 + size:] == 7).all()
+    for wrong_size in (size - 1, size + 1):
+        if wrong_size >= 0:
+            assert not decode_into(function, context, out, 0, wrong_size, payload, 2, len(payload) - 2)
+    assert not decode_into(function, context, out, 0, size, payload, 2, len(payload) - 3)  # cut short
+    assert not decode_into(function, context, out, 9, size, payload, 2, len(payload) - 2)  # past the end
+
+
+def test_kernel_decoder_is_per_thread():
+    """Each thread gets its own zstd context; a thread asking again gets the same one."""
+    codec = get_codec("zstd")
+    mine = codec.kernel_decoder()
+    with ThreadPoolExecutor(1) as pool:
+        theirs = pool.submit(codec.kernel_decoder).result()
+    assert codec.kernel_decoder() == mine
+    assert theirs[0] == mine[0] and theirs[1] != mine[1]
+    assert all(get_codec(name).kernel_decoder() is None for name in ("brotli", "snappy", "uncompressed"))

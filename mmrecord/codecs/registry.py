@@ -68,17 +68,18 @@ class Codec(abc.ABC):
     def decompress(self, data: Any, decoded_size: int) -> bytes:
         """Decompress a bytes-like object into exactly ``decoded_size`` bytes, or raise."""
 
-    def decompress_spans(self, buffer: Any, starts: Any, stops: Any, sizes: Any,
-                         threads: int = 1) -> list[bytes]:
-        """Decompress many payloads ``buffer[starts[i]:stops[i]]`` into ``sizes[i]`` bytes each.
+    def kernel_decoder(self) -> tuple[int, int] | None:
+        """This thread's C decoder for the engine's kernels, as ``(function, context)`` addresses.
 
-        The batch form of :meth:`decompress` that batch reads use; a codec whose
-        library can decode many streams in one call, on up to ``threads``
-        threads of its own (zstd), overrides it. It raises if any payload is
-        bad: the caller then finds which one by decompressing them one at a time.
+        ``function`` has the signature of libzstd's one-shot decoder, ``size_t
+        f(void *context, void *dst, size_t capacity, const void *src, size_t
+        size)``, and returns the decoded length (anything else is a failure);
+        ``context`` belongs to the calling thread and lives as long as it does.
+        With a decoder, reads of one-record chunks decode in kernels, without
+        the GIL and without a Python call per record; a codec without one
+        (the default, ``None``) is called through :meth:`decompress`.
         """
-        view = memoryview(buffer)
-        return [self.decompress(view[a:b], n) for a, b, n in zip(starts, stops, sizes)]
+        return None
 
     def check_size(self, size: int, decoded_size: int) -> None:
         """Raise ValueError unless ``size == decoded_size`` (a ``decompress`` helper)."""

@@ -7,6 +7,10 @@ blobs under 4096 bytes. Doing the same through python-zstandard reproduces its
 frames exactly when both use the same libzstd: the array_record 0.8.6 wheel
 bundles libzstd 1.5.6 (zstandard 0.23); libzstd 1.5.7 (zstandard 0.24+) splits
 blocks differently at levels 0, 3 and 4.
+
+Reads that go through the engine's kernels call libzstd's one-shot decoder
+directly: the ``zstandard`` package's cffi build (the ``cffi`` extra) gives the
+function's address, and each thread owns a decoding context.
 """
 
 from __future__ import annotations
@@ -14,13 +18,23 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import numpy as np
 import zstandard
+from zstandard import _cffi
 
 from .registry import Codec
 
 #: Blobs shorter than this get their size in the frame header (FORMAT.md §4.2).
 _PLEDGE_BELOW = 4096
+#: The largest window a frame may ask for: the format allows a window_log of 31,
+#: libzstd's default limit is 27.
+_MAX_WINDOW_LOG = 31
+
+
+def _address(pointer: Any) -> int:
+    return int(_cffi.ffi.cast("uintptr_t", pointer))
+
+
+_DECODE_FUNCTION = _address(_cffi.ffi.addressof(_cffi.lib, "ZSTD_decompressDCtx"))
 
 
 class _Contexts(threading.local):
@@ -28,8 +42,19 @@ class _Contexts(threading.local):
 
     def __init__(self) -> None:
         self.compressors: dict[tuple[int, int], zstandard.ZstdCompressor] = {}
-        # window_log may be up to 31; libzstd's default limit is 27.
-        self.decompressor = zstandard.ZstdDecompressor(max_window_size=1 << 31)
+        self.decompressor = zstandard.ZstdDecompressor(max_window_size=1 << _MAX_WINDOW_LOG)
+        self.kernel_decoder: tuple[int, int] | None = None
+        self._kernel_context: Any = None  # keeps the context alive; freed with the thread
+
+    def make_kernel_decoder(self) -> tuple[int, int]:
+        lib = _cffi.lib
+        context = _cffi.ffi.gc(lib.ZSTD_createDCtx(), lib.ZSTD_freeDCtx)
+        if context == _cffi.ffi.NULL or lib.ZSTD_isError(
+                lib.ZSTD_DCtx_setParameter(context, lib.ZSTD_d_windowLogMax, _MAX_WINDOW_LOG)):
+            raise MemoryError("libzstd could not make a decoding context")
+        self._kernel_context = context
+        self.kernel_decoder = (_DECODE_FUNCTION, _address(context))
+        return self.kernel_decoder
 
 
 class Zstd(Codec):
@@ -62,23 +87,9 @@ class Zstd(Codec):
         self.check_size(len(out), decoded_size)
         return out
 
-    def decompress_spans(self, buffer: Any, starts: Any, stops: Any, sizes: Any,
-                         threads: int = 1) -> list[bytes]:
-        """Decode many frames in one C call on ``threads`` threads of libzstd's, then cut them into ``bytes``."""
-        if not len(sizes) or np.min(sizes) == 0:
-            # The batch decoder aborts the process on an all-empty batch: empty frames go one by one.
-            return super().decompress_spans(buffer, starts, stops, sizes)
-        segments = np.empty((len(starts), 2), np.uint64)
-        segments[:, 0] = starts
-        segments[:, 1] = np.asarray(stops) - np.asarray(starts)
-        frames = zstandard.BufferWithSegments(buffer, segments.tobytes())
-        # The sizes are given, so frames without a content size decode too, each bounded by its size.
-        decoded = self._contexts.decompressor.multi_decompress_to_buffer(
-            frames, decompressed_sizes=np.asarray(sizes, np.uint64).tobytes(), threads=threads)
-        out = [decoded[i].tobytes() for i in range(len(segments))]
-        for record, size in zip(out, np.asarray(sizes).tolist()):
-            self.check_size(len(record), size)
-        return out
+    def kernel_decoder(self) -> tuple[int, int]:
+        contexts = self._contexts
+        return contexts.kernel_decoder or contexts.make_kernel_decoder()
 
     def _compressor(self, level: int | None, window_log: int | None) -> zstandard.ZstdCompressor:
         """This thread's compressor for (level, window_log), made on first use.

@@ -1,4 +1,4 @@
-"""Record boundaries and many-record copies over decoded chunk buffers."""
+"""Record boundaries, and the kernel that assembles many records into one buffer."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 from numba import njit
 
 from .memory import copy_bytes
+from .native import decode_into
 
 
 @njit(cache=True, nogil=True)
@@ -27,15 +28,27 @@ def sizes_to_bounds(sizes, total: int):
     return bounds, acc == limit
 
 
-@njit(cache=True, nogil=True)
-def gather_spans_into(values, offsets, src, extra, starts, stops, in_extra, lo: int, hi: int) -> None:
-    """Copy pieces ``lo..hi`` to ``values[offsets[k]:offsets[k+1]]`` from ``src[starts[k]:stops[k]]``.
+#: How :func:`fill_records` gets a piece: copied from ``src``, decoded from ``src``, copied from ``extra``.
+COPY, DECODE, EXTRA = 0, 1, 2
 
-    A piece with ``in_extra[k]`` comes from ``extra`` instead. Threads may fill
-    disjoint ranges of the same output at once.
+
+@njit(cache=True, nogil=True)
+def fill_records(values, offsets, src, extra, starts, stops, how, function: int, context: int,
+                 lo: int, hi: int) -> int:
+    """Fill pieces ``lo..hi`` into ``values[offsets[k]:offsets[k+1]]`` from ``src[starts[k]:stops[k]]``.
+
+    ``how[k]`` says whether piece ``k`` is copied (``COPY``), decoded by the
+    C decoder ``function`` (``DECODE``, see ``native``) or copied from
+    ``extra`` (``EXTRA``). Threads may fill disjoint ranges of one output at
+    once. Returns the first piece that failed to decode, or -1.
     """
     for k in range(lo, hi):
-        if in_extra[k]:
-            copy_bytes(values, offsets[k], extra, starts[k], stops[k] - starts[k])
+        size = offsets[k + 1] - offsets[k]
+        if how[k] == DECODE:
+            if not decode_into(function, context, values, offsets[k], size, src, starts[k], stops[k] - starts[k]):
+                return k
+        elif how[k] == EXTRA:
+            copy_bytes(values, offsets[k], extra, starts[k], size)
         else:
-            copy_bytes(values, offsets[k], src, starts[k], stops[k] - starts[k])
+            copy_bytes(values, offsets[k], src, starts[k], size)
+    return -1

@@ -14,6 +14,7 @@ from numba import njit
 
 from .framing import OK, read_chunk
 from .memory import copy_bytes
+from .native import decode_into
 from .varint import (
     encode_varints_into,
     read_varint,
@@ -103,6 +104,32 @@ def indexed_record_span(src, offsets, footer_offset: int, k: int, verify: bool):
     """:func:`single_record_span` of data chunk ``k``, found through the index, in one call."""
     begin, limit = chunk_span(offsets, footer_offset, k)
     return single_record_span(src, begin, limit, verify)
+
+
+@njit(cache=True, nogil=True)
+def indexed_record_into(src, offsets, footer_offset: int, k: int, verify: bool, native_codec: int,
+                        function: int, context: int, out) -> int:
+    """The record of one-record data chunk ``k``, checked and copied or decoded into ``out``.
+
+    Returns its size: the record is ``out[:size]``, unless ``size >
+    len(out)``, when nothing was written and a longer ``out`` is needed.
+    Returns -1 when the general path must read it: the chunk is damaged, cut
+    by a block header or holds several records, its codec is neither 0 nor
+    ``native_codec`` (decoded by the C ``function``, see ``native``), or the
+    decoder fails.
+    """
+    ok, codec, pos, stop, size = indexed_record_span(src, offsets, footer_offset, k, verify)
+    if not ok:
+        return -1
+    if size > len(out):
+        return size
+    if codec == 0:
+        copy_bytes(out, 0, src, pos, size)
+        return size
+    if codec == native_codec and function != 0 and decode_into(function, context, out, 0, size,
+                                                               src, pos, stop - pos):
+        return size
+    return -1
 
 
 @njit(cache=True, nogil=True)
