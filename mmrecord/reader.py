@@ -31,6 +31,8 @@ CHUNK_CACHE_SIZE = 16
 _CPUS = os.cpu_count() or 1
 # Batches smaller than this are read on the calling thread: a pool task costs more.
 MIN_PARALLEL_BATCH = 64
+# Stored bytes per part of a file read in order (a pool task each).
+READ_PART_BYTES = 1 << 20
 # Records per part when a batch of records becomes ``bytes`` objects.
 PART_RECORDS = 2048
 # A single record is decoded into its thread's scratch buffer, which grows up
@@ -349,8 +351,13 @@ class ArrayRecordReader:
             for g in range(group_lo, group_hi):
                 lo, hi = starts[g], stops[g]
                 chunk = self._chunk(int(sorted_chunks[lo]))
-                for pos, record in zip(order[lo:hi].tolist(), chunk.records(within[order[lo:hi]])):
-                    out[pos] = record
+                records = chunk.records(within[order[lo:hi]])
+                first, last = int(order[lo]), int(order[hi - 1])
+                if last - first == hi - lo - 1:  # ascending within a group: consecutive places
+                    out[first:last + 1] = records
+                else:
+                    for pos, record in zip(order[lo:hi].tolist(), records):
+                        out[pos] = record
 
         return fill, len(starts)
 
@@ -517,24 +524,30 @@ class ArrayRecordReader:
     # -- sequential ----------------------------------------------------------
 
     def __iter__(self) -> Iterator[bytes]:
-        """All records in order; batches of about ``readahead_buffer_size`` bytes are decoded ahead."""
+        """All records in order, decoded ahead on the pool.
+
+        The file is read in parts of about ``READ_PART_BYTES`` stored bytes
+        (whole chunks); up to ``readahead_buffer_size`` bytes of parts, and at
+        least one per thread, are in flight while the records of the first
+        are handed out.
+        """
         index, total = self._index, self._index.num_records
         if not total:
             return
         stored_per_record = max(1, (index.footer_offset - int(index.offsets[0])) // total)
-        step = max(1, index.group_size, self.options.readahead_buffer_size // stored_per_record)
-        batches = [np.arange(a, min(a + step, total), dtype=np.int64) for a in range(0, total, step)]
+        step = max(1, index.group_size, READ_PART_BYTES // stored_per_record)
+        parts = [np.arange(a, min(a + step, total), dtype=np.int64) for a in range(0, total, step)]
         if self.options.max_parallelism == 0:
-            for batch in batches:
-                yield from self._records(batch, parallel=False)
+            for part in parts:
+                yield from self._records(part, parallel=False)
             return
         pool = shared_pool()
-        ahead = max(1, self.options.max_parallelism)
-        pending = deque(pool.submit(self._records, b, False) for b in batches[:ahead])
-        for k in range(len(batches)):
+        ahead = max(self.options.max_parallelism, self.options.readahead_buffer_size // (step * stored_per_record))
+        pending = deque(pool.submit(self._records, part, False) for part in parts[:ahead])
+        for k in range(len(parts)):
             records = pending.popleft().result()
-            if k + ahead < len(batches):
-                pending.append(pool.submit(self._records, batches[k + ahead], False))
+            if k + ahead < len(parts):
+                pending.append(pool.submit(self._records, parts[k + ahead], False))
             yield from records
 
     # -- lifetime ------------------------------------------------------------
