@@ -35,9 +35,10 @@ MIN_PARALLEL_BATCH = 64
 READ_PART_BYTES = 1 << 20
 # Records per part when a batch of records becomes ``bytes`` objects.
 PART_RECORDS = 2048
-# A single record is decoded into its thread's scratch buffer, which grows up
-# to this size; longer records get a buffer of their own.
-SCRATCH_LIMIT = 1 << 20
+# Single records, and parts of batches read as ``bytes``, are decoded into their
+# thread's scratch buffer, which grows up to this size; longer ones get a buffer
+# of their own.
+SCRATCH_LIMIT = 8 << 20
 
 
 class _Scratch(threading.local):
@@ -51,10 +52,16 @@ _scratch = _Scratch()
 
 
 def _scratch_for(size: int) -> np.ndarray:
-    """A buffer of at least ``size`` bytes: this thread's scratch, grown if need be."""
+    """This thread's scratch buffer, grown to ``size`` bytes if need be (a buffer of its own past the limit).
+
+    Reusing it spares the page faults a fresh buffer costs on every call.
+    """
+    buffer = _scratch.buffer
+    if size <= len(buffer):
+        return buffer
     if size > SCRATCH_LIMIT:
         return np.empty(size, np.uint8)
-    _scratch.buffer = np.empty(max(size, 2 * len(_scratch.buffer)), np.uint8)
+    _scratch.buffer = np.empty(max(size, min(2 * len(buffer), SCRATCH_LIMIT)), np.uint8)
     return _scratch.buffer
 
 
@@ -291,7 +298,8 @@ class ArrayRecordReader:
         Returns ``(values, offsets, starts, stops, how)``: piece ``k`` was
         ``src[starts[k]:stops[k]]`` when ``how[k]`` is ``COPY``, and with
         ``copy`` false such pieces are left out of ``values`` (they take no
-        room there).
+        room there) and ``values`` is this thread's scratch buffer, valid until
+        the thread's next read.
         """
         src = self._src_or_raise()
         parallel = parallel and len(indices) >= MIN_PARALLEL_BATCH
@@ -311,7 +319,8 @@ class ArrayRecordReader:
             how[general] = EXTRA
         offsets = np.zeros(len(indices) + 1, np.int64)
         np.cumsum(sizes if copy else np.where(how == COPY, 0, sizes), out=offsets[1:])
-        values = np.empty(offsets[-1], np.uint8)
+        # Without ``copy`` the values are turned into ``bytes`` at once: the scratch serves.
+        values = np.empty(offsets[-1], np.uint8) if copy else _scratch_for(offsets[-1])
         extra_values = np.frombuffer(b"".join(extra), np.uint8)
 
         def fill(lo: int, hi: int) -> None:
@@ -535,7 +544,8 @@ class ArrayRecordReader:
         if not total:
             return
         stored_per_record = max(1, (index.footer_offset - int(index.offsets[0])) // total)
-        step = max(1, index.group_size, READ_PART_BYTES // stored_per_record)
+        group = max(1, index.group_size)
+        step = max(1, READ_PART_BYTES // stored_per_record // group) * group  # whole chunks per part
         parts = [np.arange(a, min(a + step, total), dtype=np.int64) for a in range(0, total, step)]
         if self.options.max_parallelism == 0:
             for part in parts:
