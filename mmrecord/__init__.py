@@ -8,6 +8,7 @@
 """
 
 from . import codecs, errors
+from .data_source import ArrayRecordDataSource
 from .errors import (
     ArrayRecordError,
     CorruptRecordError,
@@ -15,7 +16,6 @@ from .errors import (
     UnknownCodecError,
     UnsupportedFeatureError,
 )
-from .data_source import ArrayRecordDataSource
 from .reader import ArrayRecordReader
 from .writer import ArrayRecordWriter
 

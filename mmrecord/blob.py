@@ -10,18 +10,30 @@ from __future__ import annotations
 import numpy as np
 
 from .codecs import get_codec_by_id
+from .engine.native import decode_into
 from .engine.varint import read_varint
 from .errors import ArrayRecordError, CorruptRecordError
 
 
 def decompress_payload(codec_id: int, payload: np.ndarray, size: int, what: str) -> np.ndarray | bytes:
-    """The ``size`` bytes a payload decompresses to: the codec's ``bytes``, or for codec 0 the payload."""
+    """The ``size`` bytes a payload decompresses to, or for codec 0 the payload itself.
+
+    A codec with a kernel decoder decodes into a NumPy array (large ones get
+    huge pages); a payload it refuses goes to the codec's ``decompress``,
+    whose error names the problem.
+    """
     if codec_id == 0:
         out = payload
     else:
         codec = get_codec_by_id(codec_id)
+        decoder = codec.kernel_decoder()
+        if decoder is not None:
+            out = np.empty(size, np.uint8)
+            data = np.frombuffer(payload, np.uint8)
+            if decode_into(*decoder, out, 0, size, data, 0, len(data)):
+                return out
         try:
-            out = codec.decompress(payload, size)
+            out = codec.decompress(payload, size)  # the codec's own call also names what is wrong
         except (ArrayRecordError, TypeError, AttributeError, NameError, ImportError, NotImplementedError):
             raise  # mmrecord's own errors, and programming or installation errors, pass through
         except Exception as exc:  # the codec libraries' own error types for bad data vary

@@ -17,7 +17,12 @@ from .blob import decompress_payload
 from .codecs import Codec
 from .engine import framing, simple
 from .engine.gather import sizes_to_bounds
-from .engine.varint import decode_varints, encode_varint, encode_varints, varint_lengths
+from .engine.varint import (
+    decode_varints_into,
+    encode_varint,
+    encode_varints,
+    varint_lengths,
+)
 from .errors import CorruptRecordError
 from .transposed import decode_transposed_chunk
 
@@ -79,11 +84,14 @@ def read_chunk_records(src: np.ndarray, begin: int, limit: int, verify: bool) ->
         raise CorruptRecordError(f"expected a data chunk, found chunk type {chunk_type:#04x}")
     sizes_raw = np.frombuffer(decompress_payload(codec_id, buf[sizes_pos:sizes_stop], sizes_size, "sizes blob"),
                               np.uint8)
-    sizes, end = decode_varints(sizes_raw, 0, len(sizes_raw), num_records)
-    if end != len(sizes_raw):
+    if num_records > len(sizes_raw):  # every size takes a byte at least: no huge allocation
         raise CorruptRecordError("record sizes do not decode to exactly num_records varints")
-    bounds, ok = sizes_to_bounds(sizes, decoded)
-    if not ok:
+    # NumPy allocates these (a large array gets huge pages: far fewer page faults).
+    sizes = np.empty(num_records, np.uint64)
+    if decode_varints_into(sizes_raw, 0, len(sizes_raw), sizes) != len(sizes_raw):
+        raise CorruptRecordError("record sizes do not decode to exactly num_records varints")
+    bounds = np.empty(num_records + 1, np.int64)
+    if not sizes_to_bounds(sizes, decoded, bounds):
         raise CorruptRecordError("record sizes do not add up to the chunk's decoded size")
     values = np.frombuffer(decompress_payload(codec_id, buf[values_pos:values_stop], values_size,
                                               "values blob"), np.uint8)

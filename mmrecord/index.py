@@ -8,37 +8,44 @@ keep a cumulative record count as well and are searched with ``searchsorted``.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .chunk import read_chunk_records
-from .engine.proto import decode_footer_entries
+from .engine.proto import (
+    BAD_ENTRY,
+    NO_RECORDS,
+    OUT_OF_ORDER,
+    decode_footer_entries,
+    footer_first_records,
+)
 from .engine.simple import chunk_span
 from .errors import CorruptRecordError
 from .layout import FooterMetadata
+from .parallel import shared_pool
+
+#: Footer entries per thread below which one thread decodes them all.
+PARALLEL_ENTRIES = 200_000
+_CPUS = os.cpu_count() or 1
+_ENTRY_PROBLEMS = {
+    BAD_ENTRY: "is malformed",
+    NO_RECORDS: "gives a chunk of no records (or too many)",
+    OUT_OF_ORDER: "has a chunk offset that is not increasing inside the data region",
+}
 
 
 class ChunkIndex:
     """Chunk offsets and record-to-chunk mapping of one file."""
 
-    def __init__(self, chunk_offset: np.ndarray, chunk_records: np.ndarray, num_records: int,
+    def __init__(self, offsets: np.ndarray, firsts: np.ndarray | None, group_size: int, num_records: int,
                  footer_offset: int) -> None:
-        count = len(chunk_offset)
-        if int(chunk_records.sum(dtype=np.uint64)) != num_records or (count and chunk_records.min() == 0):
-            raise CorruptRecordError("footer chunk entries do not add up to the file's record count")
-        if count and (
-            chunk_offset[0] < 64
-            or np.any(chunk_offset[1:] <= chunk_offset[:-1])
-            or chunk_offset[-1] >= footer_offset
-        ):
-            raise CorruptRecordError("footer chunk offsets are not increasing inside the data region")
-        self.offsets = chunk_offset.astype(np.int64)
+        """``offsets`` (int64) of checked chunks; ``firsts``, their first records, only for non-uniform groups."""
+        self.offsets = offsets
         self.footer_offset = footer_offset
         self.num_records = num_records
-        self.group_size = int(chunk_records[0]) if count else 0
-        uniform = count == 0 or (
-            bool(np.all(chunk_records[:-1] == self.group_size)) and chunk_records[-1] <= self.group_size
-        )
-        self._first = None if uniform else np.concatenate(([0], np.cumsum(chunk_records[:-1]))).astype(np.int64)
+        self.group_size = group_size
+        self._first = firsts
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -84,14 +91,38 @@ class ChunkIndex:
 
 
 def read_footer(src: np.ndarray, at: int, limit: int, verify: bool) -> tuple[FooterMetadata, ChunkIndex]:
-    """Read and check the footer chunk at ``at`` (ending by ``limit``): its metadata and the chunk index."""
+    """Read and check the footer chunk at ``at`` (ending by ``limit``): its metadata and the chunk index.
+
+    A large footer's entries are decoded by the shared pool's threads, each
+    taking a range of them.
+    """
     footer = read_chunk_records(src, at, limit, verify)
     if footer.num_records < 1:
         raise CorruptRecordError("footer chunk holds no record")
     meta = FooterMetadata.decode(footer.record(0))
-    offsets, counts, bad = decode_footer_entries(footer.values, footer.bounds[1:])
-    if bad >= 0:
-        raise CorruptRecordError(f"footer entry {bad} is malformed")
-    if len(offsets) != meta.num_chunks:
-        raise CorruptRecordError(f"footer lists {len(offsets)} chunks, its metadata says {meta.num_chunks}")
-    return meta, ChunkIndex(offsets, counts, meta.num_records, at)
+    count = footer.num_records - 1
+    if count != meta.num_chunks:
+        raise CorruptRecordError(f"footer lists {count} chunks, its metadata says {meta.num_chunks}")
+    offsets = np.empty(count, np.int64)
+    bounds = footer.bounds[1:]
+    parts = min(_CPUS, max(1, count // PARALLEL_ENTRIES))
+    edges = np.linspace(0, count, parts + 1).astype(np.int64).tolist()
+    jobs = list(zip(edges[:-1], edges[1:]))
+    futures = [shared_pool().submit(decode_footer_entries, footer.values, bounds, lo, hi, at, offsets)
+               for lo, hi in jobs[1:]]
+    results = [decode_footer_entries(footer.values, bounds, *jobs[0], at, offsets)]
+    results += [future.result() for future in futures]
+    for (lo, _), (status, where, *_) in zip(jobs, results):
+        if status < 0 and lo and offsets[lo] <= offsets[lo - 1]:
+            status, where = OUT_OF_ORDER, lo  # the ranges were checked apart: check where they meet
+        if status >= 0:
+            raise CorruptRecordError(f"footer entry {where} {_ENTRY_PROBLEMS[status]}")
+    group_size = results[0][2] if count else 0
+    total = sum(result[5] for result in results)
+    if total != meta.num_records:
+        raise CorruptRecordError("footer chunk entries do not add up to the file's record count")
+    uniform = all(result[2] == group_size and result[3] for result in results) and all(
+        result[4] == group_size for result in results[:-1])
+    firsts = None if uniform else footer_first_records(footer.values, bounds)
+    return meta, ChunkIndex(offsets, firsts, int(group_size), int(total), at)
+

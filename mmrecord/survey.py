@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .chunk import PADDING, SIGNATURE, SIMPLE, TRANSPOSED, ChunkRecords, read_chunk_records
+from .chunk import (
+    PADDING,
+    SIGNATURE,
+    SIMPLE,
+    TRANSPOSED,
+    ChunkRecords,
+    read_chunk_records,
+)
 from .engine import scan
 from .engine.blocks import BLOCK_SIZE
 from .errors import ArrayRecordError, CorruptRecordError

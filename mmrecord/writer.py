@@ -6,8 +6,8 @@ import os
 import warnings
 from array import array
 from collections import deque
-from functools import partial
 from concurrent.futures import Future
+from functools import partial
 from typing import Iterable
 
 import numpy as np

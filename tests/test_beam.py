@@ -10,14 +10,10 @@ import subprocess
 import sys
 
 import pytest
-
 from support import require
 
 import mmrecord
 from mmrecord.tfrecord import TFRecordWriter
-
-
-
 
 RECORDS = [b"record-%05d-" % i + bytes(i % 300) for i in range(3000)]
 MULTI = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]

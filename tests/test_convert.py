@@ -10,7 +10,13 @@ import pytest
 from support import VECTORS, manifest, record_digest
 
 import mmrecord
-from mmrecord.convert import ConvertError, convert, count_records, detect_format, shard_names
+from mmrecord.convert import (
+    ConvertError,
+    convert,
+    count_records,
+    detect_format,
+    shard_names,
+)
 from mmrecord.tfrecord import TFRecordWriter
 
 

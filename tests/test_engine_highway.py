@@ -10,7 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmrecord.engine.highway import RIEGELI_KEY, hash_bytes, highway_hash, highway_hash_portable
+from mmrecord.engine.highway import (
+    RIEGELI_KEY,
+    hash_bytes,
+    highway_hash,
+    highway_hash_portable,
+)
 
 # --------------------------------------------------------------------------- #
 # Plain-Python twin: a direct transcription of the FORMAT.md 5.2 pseudocode

@@ -6,16 +6,11 @@ CI's grain job does): then a missing grain fails the run.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
-
 from support import require
 
 import mmrecord
-
-
-
 
 grain = require("grain", "grain")
 

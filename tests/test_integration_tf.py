@@ -10,13 +10,9 @@ import threading
 import time
 
 import pytest
-
 from support import require
 
 import mmrecord
-
-
-
 
 tf = require("tensorflow", "tf")
 import mmrecord.tf  # noqa: E402

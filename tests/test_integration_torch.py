@@ -10,13 +10,9 @@ import multiprocessing
 
 import numpy as np
 import pytest
-
 from support import require
 
 import mmrecord
-
-
-
 
 torch = require("torch", "torch")
 from torch.utils.data import DataLoader  # noqa: E402

@@ -12,19 +12,20 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from support import require
 
 from mmrecord.engine import tfrecord as kernels
 from mmrecord.errors import CorruptRecordError
-from mmrecord.tfrecord import TFRecordReader, TFRecordWriter, read_tfrecords, sniff_compression
+from mmrecord.tfrecord import (
+    TFRecordReader,
+    TFRecordWriter,
+    read_tfrecords,
+    sniff_compression,
+)
 
 DATA = Path(__file__).resolve().parent / "data"
 sys.path.insert(0, str(DATA))
 from make_tfrecord_fixtures import FIXTURES, fixture_records  # noqa: E402
-
-
-
 
 # -- CRC-32C against a plain-Python twin and published values ------------------
 

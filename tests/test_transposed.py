@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from support import VECTORS, manifest, record_digest, records_from_recipe
 
 from mmrecord.errors import ArrayRecordError, CorruptRecordError, UnknownCodecError
 from mmrecord.transposed import decode_transposed_chunk
-from support import VECTORS, manifest, record_digest, records_from_recipe
 
 array_record_module = pytest.importorskip("array_record.python.array_record_module")
 

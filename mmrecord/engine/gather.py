@@ -10,22 +10,21 @@ from .native import decode_into
 
 
 @njit(cache=True, nogil=True)
-def sizes_to_bounds(sizes, total: int):
-    """Turn record sizes into ``bounds`` (``record k = values[bounds[k]:bounds[k+1]]``).
+def sizes_to_bounds(sizes, total: int, bounds) -> bool:
+    """Fill ``bounds`` (one more than ``sizes``) so that record ``k`` is ``values[bounds[k]:bounds[k+1]]``.
 
-    Returns ``(bounds, ok)``; ``ok`` is false when the sizes do not add up to
-    exactly ``total`` (checked without overflow, whatever the sizes say).
+    Returns False when the sizes do not add up to exactly ``total`` (checked
+    without overflow, whatever the sizes say).
     """
-    bounds = np.empty(len(sizes) + 1, np.int64)
     bounds[0] = 0
     acc = np.uint64(0)
     limit = np.uint64(total)
     for k in range(len(sizes)):
         if sizes[k] > limit - acc:
-            return bounds, False
+            return False
         acc += sizes[k]
         bounds[k + 1] = np.int64(acc)
-    return bounds, acc == limit
+    return acc == limit
 
 
 #: How :func:`fill_records` gets a piece: copied from ``src``, decoded from ``src``, copied from ``extra``.

@@ -18,50 +18,98 @@ WIRE_LENGTH = 2
 WIRE_FIXED32 = 5
 
 
-@njit(cache=True, nogil=True)
-def decode_footer_entries(buf, bounds):
-    """Decode messages ``buf[bounds[k]:bounds[k+1]]`` as ``ArrayRecordFooter``.
+#: ``decode_footer_entries`` findings, besides -1 (all good), about entry ``where``.
+BAD_ENTRY = 0  # malformed, without chunk_offset, or holding a value past int64
+NO_RECORDS = 1  # a chunk of no records
+OUT_OF_ORDER = 2  # an offset not after the previous one, before the first block header, or past the footer
 
-    Returns ``(chunk_offset, num_records, bad)``: two uint64 arrays, and the
-    index of the first message that is malformed or lacks ``chunk_offset``
-    (-1 when all are good). Unknown fields are skipped as protobuf allows.
+
+@njit(cache=True, nogil=True)
+def _entry(buf, pos: int, stop: int):
+    """One ``ArrayRecordFooter`` message ``buf[pos:stop]``: ``(ok, chunk_offset, num_records)``.
+
+    Unknown fields are skipped as protobuf allows; ``ok`` is false for a
+    malformed message, one without ``chunk_offset``, or values past int64.
     """
-    count = len(bounds) - 1
-    chunk_offset = np.zeros(count, np.uint64)
-    num_records = np.zeros(count, np.uint64)
-    for k in range(count):
-        pos = bounds[k]
-        stop = bounds[k + 1]
-        has_offset = False
-        while pos < stop:
-            tag, pos = read_varint(buf, pos, stop)
+    offset = np.uint64(0)
+    count = np.uint64(0)
+    has_offset = False
+    while pos < stop:
+        tag, pos = read_varint(buf, pos, stop)
+        if pos < 0:
+            return False, np.int64(0), np.int64(0)
+        field = tag >> np.uint64(3)
+        wire = tag & np.uint64(7)
+        if wire == WIRE_VARINT:
+            value, pos = read_varint(buf, pos, stop)
             if pos < 0:
-                return chunk_offset, num_records, k
-            field = tag >> np.uint64(3)
-            wire = tag & np.uint64(7)
-            if wire == WIRE_VARINT:
-                value, pos = read_varint(buf, pos, stop)
-                if pos < 0:
-                    return chunk_offset, num_records, k
-                if field == 1:
-                    chunk_offset[k] = value
-                    has_offset = True
-                elif field == 3:
-                    num_records[k] = value
-            elif wire == WIRE_LENGTH:
-                length, pos = read_varint(buf, pos, stop)
-                if pos < 0 or length > np.uint64(stop - pos):
-                    return chunk_offset, num_records, k
-                pos += np.int64(length)
-            elif wire == WIRE_FIXED64:
-                pos += 8
-            elif wire == WIRE_FIXED32:
-                pos += 4
-            else:
-                return chunk_offset, num_records, k
-        if pos != stop or not has_offset:
-            return chunk_offset, num_records, k
-    return chunk_offset, num_records, -1
+                return False, np.int64(0), np.int64(0)
+            if field == 1:
+                offset = value
+                has_offset = True
+            elif field == 3:
+                count = value
+        elif wire == WIRE_LENGTH:
+            length, pos = read_varint(buf, pos, stop)
+            if pos < 0 or length > np.uint64(stop - pos):
+                return False, np.int64(0), np.int64(0)
+            pos += np.int64(length)
+        elif wire == WIRE_FIXED64:
+            pos += 8
+        elif wire == WIRE_FIXED32:
+            pos += 4
+        else:
+            return False, np.int64(0), np.int64(0)
+    ok = pos == stop and has_offset and offset < np.uint64(1 << 63) and count < np.uint64(1 << 62)
+    return ok, np.int64(offset), np.int64(count)
+
+
+@njit(cache=True, nogil=True)
+def decode_footer_entries(buf, bounds, lo: int, hi: int, footer_offset: int, chunk_offset):
+    """Decode and check footer messages ``lo..hi`` (``buf[bounds[k]:bounds[k+1]]``).
+
+    Writes each ``chunk_offset`` at ``k`` (threads may fill disjoint ranges
+    at once) and checks that they increase from 64 (after the signature) and
+    stay before the footer, and that every chunk holds records. Returns
+    ``(status, where, group, uniform, last, total)``: ``status`` is -1 or a
+    finding above about entry ``where``; ``group`` is entry ``lo``'s record
+    count; ``uniform`` says the entries before the range's last hold
+    ``group`` records and the last at most that; ``last`` is the last's
+    count and ``total`` the range's. Counts are not kept: files whose groups
+    are uniform (every file the reference writes) need none.
+    """
+    group = np.int64(0)
+    uniform = True
+    records = np.int64(0)
+    total = np.int64(0)
+    previous = np.int64(63)
+    for k in range(lo, hi):
+        ok, offset, records = _entry(buf, bounds[k], bounds[k + 1])
+        if not ok:
+            return BAD_ENTRY, np.int64(k), group, uniform, records, total
+        if records == 0 or records > (np.int64(1) << np.int64(62)) - total:
+            return NO_RECORDS, np.int64(k), group, uniform, records, total
+        if offset <= previous or offset >= footer_offset:
+            return OUT_OF_ORDER, np.int64(k), group, uniform, records, total
+        if k == lo:
+            group = records
+        elif records > group or (records < group and k + 1 < hi):
+            uniform = False
+        chunk_offset[k] = offset
+        previous = offset
+        total += records
+    return np.int64(-1), np.int64(-1), group, uniform, records, total
+
+
+@njit(cache=True, nogil=True)
+def footer_first_records(buf, bounds):
+    """Each footer message's chunk's first record index, for files whose groups are not uniform."""
+    firsts = np.empty(len(bounds) - 1, np.int64)
+    first = np.int64(0)
+    for k in range(len(bounds) - 1):
+        firsts[k] = first
+        first += _entry(buf, bounds[k], bounds[k + 1])[2]
+    return firsts
 
 
 @njit(cache=True, nogil=True)

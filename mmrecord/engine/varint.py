@@ -19,7 +19,6 @@ import numpy as np
 __all__ = [
     "MAX_VARINT_SIZE",
     "read_varint",
-    "decode_varints",
     "decode_varints_into",
     "varint_size",
     "varint_length",
@@ -97,26 +96,6 @@ def decode_varints_into(buf, start, stop, out):
             return np.int64(-1)
         out[i] = value
     return pos
-
-
-@numba.njit(cache=True, nogil=True)
-def decode_varints(buf, start, stop, count):
-    """Decode exactly ``count`` varints from ``buf[start:stop]``.
-
-    Returns ``(values: uint64[count], end_pos: int64)``. ``end_pos`` is the
-    position after the last varint, or ``-1`` on error; then ``values`` is
-    meaningless (and empty when ``count`` is impossible: negative, or more than
-    the bytes available, since every varint takes at least one byte; this
-    check also stops a corrupt count from allocating a huge array).
-    """
-    stop = min(np.int64(stop), np.int64(len(buf)))
-    start = np.int64(start)
-    count = np.int64(count)
-    if start < 0 or count < 0 or count > max(stop - start, np.int64(0)):
-        return np.empty(0, np.uint64), np.int64(-1)
-    out = np.empty(count, np.uint64)
-    end = decode_varints_into(buf, start, stop, out)
-    return out, end
 
 
 @numba.njit(inline="always")
