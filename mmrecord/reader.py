@@ -535,30 +535,48 @@ class ArrayRecordReader:
     def __iter__(self) -> Iterator[bytes]:
         """All records in order, decoded ahead on the pool.
 
-        The file is read in parts of about ``READ_PART_BYTES`` stored bytes
-        (whole chunks); up to ``readahead_buffer_size`` bytes of parts, and at
-        least one per thread, are in flight while the records of the first
-        are handed out.
+        The file is read in parts of whole chunks, about ``READ_PART_BYTES``
+        stored bytes each; up to ``readahead_buffer_size`` bytes of parts, and
+        at least one per thread, are in flight while the records of the first
+        are handed out. Chunks of one record are read as batches (the kernel
+        path); larger chunks are decoded on the pool and cut into ``bytes``
+        here, so that the pool's threads never wait for the GIL.
         """
-        index, total = self._index, self._index.num_records
-        if not total:
+        index = self._index
+        chunks = len(index)
+        if not chunks:
             return
-        stored_per_record = max(1, (index.footer_offset - int(index.offsets[0])) // total)
-        group = max(1, index.group_size)
-        step = max(1, READ_PART_BYTES // stored_per_record // group) * group  # whole chunks per part
-        parts = [np.arange(a, min(a + step, total), dtype=np.int64) for a in range(0, total, step)]
+        stored_per_chunk = max(1, (index.footer_offset - int(index.offsets[0])) // chunks)
+        step = max(1, READ_PART_BYTES // stored_per_chunk)
+        parts = [(a, min(a + step, chunks)) for a in range(0, chunks, step)]
+        if index.one_record_per_chunk:
+            def read(part: tuple[int, int]) -> list:
+                return self._records(np.arange(*part, dtype=np.int64), parallel=False)
+        else:
+            def read(part: tuple[int, int]) -> list:
+                return [self._decode_chunk(k) for k in range(*part)]
         if self.options.max_parallelism == 0:
-            for part in parts:
-                yield from self._records(part, parallel=False)
-            return
+            results: Iterable = map(read, parts)
+        else:
+            results = self._ahead(read, parts, max(self.options.max_parallelism,
+                                                   self.options.readahead_buffer_size // (step * stored_per_chunk)))
+        for result in results:
+            if index.one_record_per_chunk:
+                yield from result
+            else:
+                for chunk in result:
+                    yield from chunk.records(np.arange(chunk.num_records))
+
+    @staticmethod
+    def _ahead(work, items: list, ahead: int) -> Iterator:
+        """``work(item)`` for each item in order, up to ``ahead`` of them running on the pool."""
         pool = shared_pool()
-        ahead = max(self.options.max_parallelism, self.options.readahead_buffer_size // (step * stored_per_record))
-        pending = deque(pool.submit(self._records, part, False) for part in parts[:ahead])
-        for k in range(len(parts)):
-            records = pending.popleft().result()
-            if k + ahead < len(parts):
-                pending.append(pool.submit(self._records, parts[k + ahead], False))
-            yield from records
+        pending = deque(pool.submit(work, item) for item in items[:ahead])
+        for k in range(len(items)):
+            result = pending.popleft().result()
+            if k + ahead < len(items):
+                pending.append(pool.submit(work, items[k + ahead]))
+            yield result
 
     # -- lifetime ------------------------------------------------------------
 
