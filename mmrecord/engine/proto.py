@@ -24,7 +24,7 @@ NO_RECORDS = 1  # a chunk of no records
 OUT_OF_ORDER = 2  # an offset not after the previous one, before the first block header, or past the footer
 
 
-@njit(cache=True, nogil=True)
+@njit(inline="always")
 def _entry(buf, pos: int, stop: int):
     """One ``ArrayRecordFooter`` message ``buf[pos:stop]``: ``(ok, chunk_offset, num_records)``.
 
