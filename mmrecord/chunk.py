@@ -24,7 +24,12 @@ from .engine.varint import (
     varint_lengths,
 )
 from .errors import CorruptRecordError
+from .parallel import beside
 from .transposed import decode_transposed_chunk
+
+#: Chunks decoding to at least this many bytes (footers of millions of chunks)
+#: decompress their values on another thread while the sizes are decoded.
+PARALLEL_VALUES_BYTES = 1 << 22
 
 SIGNATURE = ord("s")
 PADDING = ord("p")
@@ -82,8 +87,30 @@ def read_chunk_records(src: np.ndarray, begin: int, limit: int, verify: bool) ->
         return ChunkRecords(*decode_transposed_chunk(data, num_records, decoded))
     if chunk_type != SIMPLE:
         raise CorruptRecordError(f"expected a data chunk, found chunk type {chunk_type:#04x}")
-    sizes_raw = np.frombuffer(decompress_payload(codec_id, buf[sizes_pos:sizes_stop], sizes_size, "sizes blob"),
-                              np.uint8)
+    values_blob = buf[values_pos:values_stop]
+    # A large chunk's values are decompressed on another thread while this one decodes the sizes.
+    pending = beside(decompress_payload, codec_id, values_blob, values_size, "values blob") \
+        if decoded >= PARALLEL_VALUES_BYTES else None
+    try:
+        bounds = _bounds(decompress_payload(codec_id, buf[sizes_pos:sizes_stop], sizes_size, "sizes blob"),
+                         num_records, decoded)
+    except BaseException:
+        if pending is not None:
+            try:
+                pending()  # nothing may outlive the call: it reads the file map
+            except Exception:
+                pass  # the sizes' error is the one to report
+        raise
+    values = np.frombuffer(pending() if pending is not None else
+                           decompress_payload(codec_id, values_blob, values_size, "values blob"), np.uint8)
+    if len(values) != decoded:
+        raise CorruptRecordError("record values do not match the chunk's decoded size")
+    return ChunkRecords(values, bounds)
+
+
+def _bounds(sizes_blob, num_records: int, decoded: int) -> np.ndarray:
+    """Record bounds from a chunk's decompressed sizes blob, checked against its record count and size."""
+    sizes_raw = np.frombuffer(sizes_blob, np.uint8)
     if num_records > len(sizes_raw):  # every size takes a byte at least: no huge allocation
         raise CorruptRecordError("record sizes do not decode to exactly num_records varints")
     # NumPy allocates these (a large array gets huge pages: far fewer page faults).
@@ -93,11 +120,7 @@ def read_chunk_records(src: np.ndarray, begin: int, limit: int, verify: bool) ->
     bounds = np.empty(num_records + 1, np.int64)
     if not sizes_to_bounds(sizes, decoded, bounds):
         raise CorruptRecordError("record sizes do not add up to the chunk's decoded size")
-    values = np.frombuffer(decompress_payload(codec_id, buf[values_pos:values_stop], values_size,
-                                              "values blob"), np.uint8)
-    if len(values) != decoded:
-        raise CorruptRecordError("record values do not match the chunk's decoded size")
-    return ChunkRecords(values, bounds)
+    return bounds
 
 
 def record_at(src: np.ndarray, codec_id: int, pos: int, stop: int, size: int) -> bytes:

@@ -23,7 +23,7 @@ from .engine.proto import (
 from .engine.simple import chunk_span
 from .errors import CorruptRecordError
 from .layout import FooterMetadata
-from .parallel import shared_pool
+from .parallel import beside
 
 #: Footer entries per thread below which one thread decodes them all.
 PARALLEL_ENTRIES = 200_000
@@ -93,8 +93,8 @@ class ChunkIndex:
 def read_footer(src: np.ndarray, at: int, limit: int, verify: bool) -> tuple[FooterMetadata, ChunkIndex]:
     """Read and check the footer chunk at ``at`` (ending by ``limit``): its metadata and the chunk index.
 
-    A large footer's entries are decoded by the shared pool's threads, each
-    taking a range of them.
+    A large footer's entries are decoded by several threads, each taking a
+    range of them.
     """
     footer = read_chunk_records(src, at, limit, verify)
     if footer.num_records < 1:
@@ -108,10 +108,9 @@ def read_footer(src: np.ndarray, at: int, limit: int, verify: bool) -> tuple[Foo
     parts = min(_CPUS, max(1, count // PARALLEL_ENTRIES))
     edges = np.linspace(0, count, parts + 1).astype(np.int64).tolist()
     jobs = list(zip(edges[:-1], edges[1:]))
-    futures = [shared_pool().submit(decode_footer_entries, footer.values, bounds, lo, hi, at, offsets)
-               for lo, hi in jobs[1:]]
+    others = [beside(decode_footer_entries, footer.values, bounds, lo, hi, at, offsets) for lo, hi in jobs[1:]]
     results = [decode_footer_entries(footer.values, bounds, *jobs[0], at, offsets)]
-    results += [future.result() for future in futures]
+    results += [result() for result in others]
     for (lo, _), (status, where, *_) in zip(jobs, results):
         if status < 0 and lo and offsets[lo] <= offsets[lo - 1]:
             status, where = OUT_OF_ORDER, lo  # the ranges were checked apart: check where they meet

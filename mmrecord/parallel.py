@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -27,3 +30,19 @@ def shared_pool() -> ThreadPoolExecutor:
                                            thread_name_prefix="mmrecord")
                 _pool_pid = os.getpid()
     return _pool
+
+
+def beside(fn: Callable[..., T], *args) -> Callable[[], T]:
+    """Start ``fn(*args)`` on the shared pool; return a function that gives its result.
+
+    If no pool thread has started the call by the time its result is asked
+    for, the asking thread runs it itself. So a task that is itself running
+    on the pool never waits on one still queued behind it (no deadlock when
+    every pool thread does this at once), and no caller waits on a slow hand-off.
+    """
+    future = shared_pool().submit(fn, *args)
+
+    def result() -> T:
+        return fn(*args) if future.cancel() else future.result()
+
+    return result
