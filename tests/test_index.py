@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
 import mmrecord
+import mmrecord.chunk
 import mmrecord.index
 from mmrecord.chunk import encode_simple_chunks
 from mmrecord.errors import CorruptRecordError
@@ -81,3 +84,22 @@ def test_bad_entries_are_named(tmp_path, tamper, message, parallel_entries):
     path = write_groups(tmp_path / "bad.array_record", cuts, tamper)
     with pytest.raises(CorruptRecordError, match=message):
         mmrecord.ArrayRecordReader(path)
+
+
+def test_opens_on_the_pool_never_wait_on_each_other(tmp_path, monkeypatch):
+    """A data source opens its shards on the shared pool, and each open splits its own work there too."""
+    monkeypatch.setattr(mmrecord.index, "PARALLEL_ENTRIES", 1)
+    monkeypatch.setattr(mmrecord.chunk, "PARALLEL_VALUES_BYTES", 1)
+    cuts = list(range(0, 61, 4))
+    paths = [str(write_groups(tmp_path / f"s{k}.array_record", cuts)) for k in range(12)]
+    got = []
+
+    def read_everything() -> None:
+        with mmrecord.ArrayRecordDataSource(paths) as ds:
+            got.extend(ds[np.arange(len(ds))])
+
+    worker = threading.Thread(target=read_everything, daemon=True)
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive(), "opening shards in parallel deadlocked"
+    assert got == RECORDS * 12
