@@ -31,6 +31,8 @@ CHUNK_CACHE_SIZE = 16
 _CPUS = os.cpu_count() or 1
 # Batches smaller than this are read on the calling thread: a pool task costs more.
 MIN_PARALLEL_BATCH = 64
+# Batches copying less than this (uncompressed records) are copied by the calling thread.
+PARALLEL_COPY_BYTES = 8 << 20
 # Stored bytes per part of a file read in order (a pool task each).
 READ_PART_BYTES = 1 << 20
 # Records per part when a batch of records becomes ``bytes`` objects.
@@ -276,16 +278,19 @@ class ArrayRecordReader:
         src = self._src_or_raise()
         out: list = [None] * len(indices)
 
-        def read_part(first: int, end: int) -> None:
-            values, offsets, starts, stops, how = self._single_pieces(indices[first:end], False, copy=False)
+        def read_part(first: int, end: int, split: bool = False) -> None:
+            values, offsets, starts, stops, how = self._single_pieces(indices[first:end], split, copy=False)
             lo, hi, at = starts.tolist(), stops.tolist(), offsets.tolist()
             out[first:end] = [src[lo[k]:hi[k]].tobytes() if mapped else values[at[k]:at[k + 1]].tobytes()
                               for k, mapped in enumerate((how == COPY).tolist())]
 
-        if parallel and len(indices) >= MIN_PARALLEL_BATCH:
-            self._run_split(read_part, len(indices), grain=PART_RECORDS)
-        else:
+        if not parallel or len(indices) < MIN_PARALLEL_BATCH:
             read_part(0, len(indices))
+        elif len(indices) <= 2 * PART_RECORDS:
+            # One part: only its decoding is split, so pool threads need the GIL just to start.
+            read_part(0, len(indices), split=True)
+        else:
+            self._run_split(read_part, len(indices), grain=PART_RECORDS)
         return out
 
     def _single_pieces(self, indices: np.ndarray, parallel: bool, copy: bool = True):
@@ -303,15 +308,18 @@ class ArrayRecordReader:
         """
         src = self._src_or_raise()
         parallel = parallel and len(indices) >= MIN_PARALLEL_BATCH
-        ok, codec, starts, stops, sizes = self._spans(indices, parallel)
+        # Finding and checking the chunks is quick: split only in large batches.
+        ok, codec, starts, stops, sizes = self._spans(indices, parallel and len(indices) > PART_RECORDS)
         how = np.where(codec == 0, COPY, DECODE).astype(np.int8)
         general = np.flatnonzero(~ok | ((codec != 0) & (codec != self._kernel_codec_id)))
         extra: list[bytes] = [b""] * len(general)
         if len(general):
             def read_general(lo: int, hi: int) -> None:
-                extra[lo:hi] = [self._record(i) for i in indices[general[lo:hi]].tolist()]
+                read = self._single_record if self._single_fast else self._record  # kernels take cut chunks
+                extra[lo:hi] = [read(i) for i in indices[general[lo:hi]].tolist()]
 
-            self._run_split(read_general, len(general)) if parallel else read_general(0, len(general))
+            split = parallel and len(general) >= MIN_PARALLEL_BATCH
+            self._run_split(read_general, len(general)) if split else read_general(0, len(general))
             lengths = np.fromiter(map(len, extra), np.int64, len(extra))
             stops[general] = np.cumsum(lengths)
             starts[general] = stops[general] - lengths
@@ -331,7 +339,10 @@ class ArrayRecordReader:
                 raise CorruptRecordError("record does not decode", path=self.path,
                                          offset=int(starts[bad]))
 
-        self._run_split(fill, len(indices)) if parallel else fill(0, len(indices))
+        # Splitting pays for decoding, or for copying many megabytes; not for a few copies.
+        worth_splitting = int(np.count_nonzero(how == DECODE)) >= MIN_PARALLEL_BATCH \
+            or int(offsets[-1]) >= PARALLEL_COPY_BYTES
+        self._run_split(fill, len(indices)) if parallel and worth_splitting else fill(0, len(indices))
         return values, offsets, starts, stops, how
 
     def _spans(self, indices: np.ndarray, parallel: bool) -> tuple[np.ndarray, ...]:

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mmrecord
+from mmrecord.engine.simple import indexed_record_into
 from mmrecord.errors import CorruptRecordError
 from mmrecord.reader import SCRATCH_LIMIT
 
@@ -63,15 +64,21 @@ def test_every_path_gives_the_records(tmp_path, codec, pad):
             assert got == records, (way, options)
 
 
-def test_records_cut_by_block_headers_take_the_general_path(tmp_path):
-    """Records near 64 KiB cross block headers: those come through the fallback, in place."""
+@pytest.mark.parametrize("codec", ["uncompressed", "zstd:1"])
+def test_records_cut_by_block_headers(tmp_path, codec):
+    """Records near 64 KiB cross block headers: the batch pass leaves them out, r[i]'s kernel reads them."""
     records = make_records([40_000] * 20 + [10] * 100)
     path = tmp_path / "cut.array_record"
-    with mmrecord.ArrayRecordWriter(path, "group_size:1,uncompressed") as w:
+    with mmrecord.ArrayRecordWriter(path, f"group_size:1,{codec}") as w:
         w.write_many(records)
     with mmrecord.ArrayRecordReader(path) as r:
         ok = r._spans(np.arange(len(r)), parallel=False)[0]
         assert not ok.all() and ok.any()  # both kinds are present
+        out = np.empty(1 << 17, np.uint8)
+        for i in np.flatnonzero(~ok).tolist():
+            size = indexed_record_into(r._src, r._index.offsets, r._index.footer_offset, i, True,
+                                       r._kernel_codec_id, *r._kernel_decoder(), out)
+            assert out[:size].tobytes() == records[i]
     for way, got in read_every_way(path).items():
         assert got == records, way
 

@@ -106,6 +106,18 @@ def indexed_record_span(src, offsets, footer_offset: int, k: int, verify: bool):
     return single_record_span(src, begin, limit, verify)
 
 
+@njit(inline="always")
+def _record_into(buf, pos, stop, size, codec, native_codec, function, context, out) -> int:
+    """Copy (codec 0) or decode (``native_codec``) the payload ``buf[pos:stop]`` into ``out[:size]``."""
+    if codec == 0:
+        copy_bytes(out, 0, buf, pos, size)
+        return size
+    if codec == native_codec and function != 0 and decode_into(function, context, out, 0, size,
+                                                               buf, pos, stop - pos):
+        return size
+    return -1
+
+
 @njit(cache=True, nogil=True)
 def indexed_record_into(src, offsets, footer_offset: int, k: int, verify: bool, native_codec: int,
                         function: int, context: int, out) -> int:
@@ -113,23 +125,21 @@ def indexed_record_into(src, offsets, footer_offset: int, k: int, verify: bool, 
 
     Returns its size: the record is ``out[:size]``, unless ``size >
     len(out)``, when nothing was written and a longer ``out`` is needed.
-    Returns -1 when the general path must read it: the chunk is damaged, cut
-    by a block header or holds several records, its codec is neither 0 nor
-    ``native_codec`` (decoded by the C ``function``, see ``native``), or the
-    decoder fails.
+    Chunks cut by block headers are read from their joined copy. Returns -1
+    when the general path must read it: the chunk is damaged or holds
+    several records, its codec is neither 0 nor ``native_codec`` (decoded by
+    the C ``function``, see ``native``), or the decoder fails.
     """
-    ok, codec, pos, stop, size = indexed_record_span(src, offsets, footer_offset, k, verify)
-    if not ok:
+    begin, limit = chunk_span(offsets, footer_offset, k)
+    status, _, chunk_type, num_records, decoded, start, _, copy, codec, _, _, _, pos, stop, size = read_simple(
+        src, begin, limit, verify)
+    if status != OK or chunk_type != SIMPLE_CHUNK or num_records != 1 or size != decoded:
         return -1
     if size > len(out):
         return size
-    if codec == 0:
-        copy_bytes(out, 0, src, pos, size)
-        return size
-    if codec == native_codec and function != 0 and decode_into(function, context, out, 0, size,
-                                                               src, pos, stop - pos):
-        return size
-    return -1
+    if start >= 0:
+        return _record_into(src, pos, stop, size, codec, native_codec, function, context, out)
+    return _record_into(copy, pos, stop, size, codec, native_codec, function, context, out)
 
 
 @njit(cache=True, nogil=True)
