@@ -14,7 +14,7 @@ import numpy as np
 from .chunk import ChunkRecords, read_chunk_records, record_at
 from .codecs import Codec
 from .engine.blocks import BLOCK_SIZE
-from .engine.gather import COPY, DECODE, EXTRA, fill_records
+from .engine.gather import COPY, DECODE, EXTRA, fill_records, fill_records_shared
 from .engine.simple import (
     indexed_record_into,
     indexed_record_span,
@@ -24,13 +24,16 @@ from .errors import ArrayRecordError, CorruptRecordError
 from .index import read_footer
 from .layout import decode_postscript
 from .options import ReaderOptions, WriterOptions
-from .parallel import shared_pool
+from .parallel import beside, shared_pool
 
 # Decoded chunks kept for files whose chunks hold more than one record.
 CHUNK_CACHE_SIZE = 16
 _CPUS = os.cpu_count() or 1
 # Batches smaller than this are read on the calling thread: a pool task costs more.
 MIN_PARALLEL_BATCH = 64
+# Records a thread takes at a time when several fill one batch, or check its chunks.
+FILL_STEP = 16
+SPAN_STEP = 64
 # Batches copying less than this (uncompressed records) are copied by the calling thread.
 PARALLEL_COPY_BYTES = 8 << 20
 # Stored bytes per part of a file read in order (a pool task each).
@@ -308,8 +311,7 @@ class ArrayRecordReader:
         """
         src = self._src_or_raise()
         parallel = parallel and len(indices) >= MIN_PARALLEL_BATCH
-        # Finding and checking the chunks is quick: split only in large batches.
-        ok, codec, starts, stops, sizes = self._spans(indices, parallel and len(indices) > PART_RECORDS)
+        ok, codec, starts, stops, sizes = self._spans(indices, parallel)
         how = np.where(codec == 0, COPY, DECODE).astype(np.int8)
         general = np.flatnonzero(~ok | ((codec != 0) & (codec != self._kernel_codec_id)))
         extra: list[bytes] = [b""] * len(general)
@@ -331,33 +333,49 @@ class ArrayRecordReader:
         values = np.empty(offsets[-1], np.uint8) if copy else _scratch_for(offsets[-1])
         extra_values = np.frombuffer(b"".join(extra), np.uint8)
 
-        def fill(lo: int, hi: int) -> None:
-            bad = fill_records(values, offsets, src, extra_values, starts, stops, how,
-                               *self._kernel_decoder(), lo, hi)
-            if bad >= 0:
-                self._record(int(indices[bad]))  # names the damage
-                raise CorruptRecordError("record does not decode", path=self.path,
-                                         offset=int(starts[bad]))
+        counter = np.zeros(1, np.int64)
+
+        def fill() -> int:
+            return fill_records_shared(values, offsets, src, extra_values, starts, stops, how,
+                                       *self._kernel_decoder(), counter, FILL_STEP)
 
         # Splitting pays for decoding, or for copying many megabytes; not for a few copies.
-        worth_splitting = int(np.count_nonzero(how == DECODE)) >= MIN_PARALLEL_BATCH \
-            or int(offsets[-1]) >= PARALLEL_COPY_BYTES
-        self._run_split(fill, len(indices)) if parallel and worth_splitting else fill(0, len(indices))
+        split = parallel and (int(np.count_nonzero(how == DECODE)) >= MIN_PARALLEL_BATCH
+                              or int(offsets[-1]) >= PARALLEL_COPY_BYTES)
+        failed = [bad for bad in self._together(fill, split) if bad >= 0]
+        if failed:
+            self._record(int(indices[failed[0]]))  # names the damage
+            raise CorruptRecordError("record does not decode", path=self.path,
+                                     offset=int(starts[failed[0]]))
         return values, offsets, starts, stops, how
 
     def _spans(self, indices: np.ndarray, parallel: bool) -> tuple[np.ndarray, ...]:
-        """``indexed_record_spans`` of one-record chunks ``indices``, kernel calls spread over the pool."""
-        src, index, parts = self._src_or_raise(), self._index, {}
+        """``(ok, codec, pos, stop, size)`` of one-record chunks ``indices`` (``indexed_record_spans``).
 
-        def locate(lo: int, hi: int) -> None:
-            parts[lo] = indexed_record_spans(src, index.offsets, index.footer_offset, indices[lo:hi],
-                                             self._verify)
+        With ``parallel``, pool threads join in as they start and share the chunks out.
+        """
+        src, index, n = self._src_or_raise(), self._index, len(indices)
+        ok = np.empty(n, np.bool_)
+        codec, pos, stop, size = (np.empty(n, np.int64) for _ in range(4))
+        counter = np.zeros(1, np.int64)
 
-        if parallel:
-            self._run_split(locate, len(indices))
-        else:
-            locate(0, len(indices))
-        return tuple(np.concatenate(arrays) for arrays in zip(*(parts[lo] for lo in sorted(parts))))
+        def locate() -> None:
+            indexed_record_spans(src, index.offsets, index.footer_offset, indices, self._verify,
+                                 ok, codec, pos, stop, size, counter, SPAN_STEP)
+
+        self._together(locate, parallel)
+        return ok, codec, pos, stop, size
+
+    def _together(self, work, parallel: bool) -> list:
+        """``work()`` on this thread and, with ``parallel``, on pool threads that join while it runs.
+
+        For kernels that share their items out through an atomic counter: a
+        pool thread that starts late finds less to do, or nothing. Returns
+        every call's result, this thread's first.
+        """
+        helpers = min(self.options.max_parallelism, _CPUS) - 1 if parallel else 0
+        others = [beside(work) for _ in range(helpers)]
+        return [work()] + [other() for other in others]
 
     def _chunk_records_into(self, indices: np.ndarray, out: list[bytes]):
         """Work over groups of indices that share a chunk, and the number of groups."""

@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 
 from .memory import copy_bytes
-from .native import decode_into
+from .native import decode_into, fetch_add
 
 
 @njit(cache=True, nogil=True)
@@ -51,3 +51,27 @@ def fill_records(values, offsets, src, extra, starts, stops, how, function: int,
         else:
             copy_bytes(values, offsets[k], src, starts[k], size)
     return -1
+
+
+@njit(cache=True, nogil=True)
+def fill_records_shared(values, offsets, src, extra, starts, stops, how, function: int, context: int,
+                        counter, step: int) -> int:
+    """:func:`fill_records` over pieces that any number of threads take ``step`` at a time.
+
+    Each thread calling this with the same one-element int64 ``counter``
+    (starting at 0) atomically claims the next ``step`` pieces until none
+    are left, so threads that start late simply find less to do. Returns the
+    first piece this thread failed to decode, or -1; a failure also ends the
+    others' work.
+    """
+    count = len(offsets) - 1
+    address = counter.ctypes.data
+    while True:
+        lo = fetch_add(address, step)
+        if lo >= count:
+            return -1
+        bad = fill_records(values, offsets, src, extra, starts, stops, how, function, context,
+                           lo, min(lo + step, count))
+        if bad >= 0:
+            fetch_add(address, count)  # nothing left for anyone
+            return bad

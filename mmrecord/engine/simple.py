@@ -14,7 +14,7 @@ from numba import njit
 
 from .framing import OK, read_chunk
 from .memory import copy_bytes
-from .native import decode_into
+from .native import decode_into, fetch_add
 from .varint import (
     encode_varints_into,
     read_varint,
@@ -143,18 +143,23 @@ def indexed_record_into(src, offsets, footer_offset: int, k: int, verify: bool, 
 
 
 @njit(cache=True, nogil=True)
-def indexed_record_spans(src, offsets, footer_offset: int, chunks, verify: bool):
-    """:func:`indexed_record_span` for many chunks: arrays ``(ok, codec_id, pos, stop, size)``."""
+def indexed_record_spans(src, offsets, footer_offset: int, chunks, verify: bool,
+                         ok, codec, pos, stop, size, counter, step: int) -> None:
+    """:func:`indexed_record_span` of ``chunks[i]`` into ``ok[i], codec[i], pos[i], stop[i], size[i]``.
+
+    Any number of threads may call this with the same one-element int64
+    ``counter`` (starting at 0): each atomically claims ``step`` chunks at a
+    time until none are left.
+    """
     n = len(chunks)
-    ok = np.zeros(n, np.bool_)
-    codec = np.zeros(n, np.int64)
-    pos = np.zeros(n, np.int64)
-    stop = np.zeros(n, np.int64)
-    size = np.zeros(n, np.int64)
-    for i in range(n):
-        ok[i], codec[i], pos[i], stop[i], size[i] = indexed_record_span(
-            src, offsets, footer_offset, chunks[i], verify)
-    return ok, codec, pos, stop, size
+    address = counter.ctypes.data
+    while True:
+        lo = fetch_add(address, step)
+        if lo >= n:
+            return
+        for i in range(lo, min(lo + step, n)):
+            ok[i], codec[i], pos[i], stop[i], size[i] = indexed_record_span(
+                src, offsets, footer_offset, chunks[i], verify)
 
 
 @njit(cache=True, nogil=True)
