@@ -146,6 +146,9 @@ class ArrayRecordReader:
         except CorruptRecordError as err:
             raise self._corrupt(err, "cannot read the footer", footer_at) from None
         self._meta = meta
+        # The index's fields that r[i] reads on every call, as plain attributes.
+        self._num_records, self._offsets = self._index.num_records, self._index.offsets
+        self._footer_offset = self._index.footer_offset
         codec = _file_codec(meta.writer_options)
         # The compressed codec whose records kernels decode; None when there is none.
         self._kernel_codec = codec if codec is not None and codec.codec_id and codec.kernel_decoder() else None
@@ -449,18 +452,23 @@ class ArrayRecordReader:
         return self._records(self._check_indices(key))
 
     def _single_record(self, i: int) -> bytes:
-        """``r[i]`` when :attr:`_single_fast`: one kernel call checks, finds and decodes the record."""
-        n = self._index.num_records
+        """``r[i]`` when :attr:`_single_fast`: one kernel call checks, finds and decodes the record.
+
+        The hot path of random access: everything it needs is a plain
+        attribute, read once.
+        """
+        n = self._num_records
         k = i + n if i < 0 else i
         src = self._src
         if src is not None and 0 <= k < n:
-            index, out = self._index, _scratch.buffer
-            function, context = self._kernel_decoder()
-            size = indexed_record_into(src, index.offsets, index.footer_offset, k, self._verify,
+            out = _scratch.buffer
+            codec = self._kernel_codec
+            function, context = codec.kernel_decoder() if codec is not None else (0, 0)
+            size = indexed_record_into(src, self._offsets, self._footer_offset, k, self._verify,
                                        self._kernel_codec_id, function, context, out)
             if size > len(out):
                 out = _scratch_for(size)
-                size = indexed_record_into(src, index.offsets, index.footer_offset, k, self._verify,
+                size = indexed_record_into(src, self._offsets, self._footer_offset, k, self._verify,
                                            self._kernel_codec_id, function, context, out)
             if size >= 0:
                 return out[:size].tobytes()
