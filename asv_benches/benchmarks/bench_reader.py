@@ -1,4 +1,4 @@
-"""Reading: single random records, batches, whole permutations, sequential reads, opening."""
+"""Reading: single random records, batches, whole permutations, sequential reads, opening, data sources, cold start."""
 
 import os
 
@@ -34,9 +34,11 @@ class Read:
         self.sample = random_indices(ASV_NUM_RECORDS, NUM_SINGLE).tolist()
         self.perm = permutation(ASV_NUM_RECORDS)
         self.batch = self.perm[:BATCH]
+        self.source = mmrecord.ArrayRecordDataSource(self.path)
 
     def teardown(self, paths, codec, group_size):
         self.reader.close()
+        self.source.close()
 
     def time_random_single(self, paths, codec, group_size):
         reader = self.reader
@@ -48,6 +50,18 @@ class Read:
 
     def time_whole_permutation(self, paths, codec, group_size):
         self.reader[self.perm]
+
+    def time_read_batch_permutation(self, paths, codec, group_size):
+        """The zero-copy form: one values buffer and offsets, no object per record."""
+        self.reader.read_batch(self.perm)
+
+    def time_data_source_single(self, paths, codec, group_size):
+        source = self.source
+        for i in self.sample:
+            source[i]
+
+    def time_data_source_getitems_256(self, paths, codec, group_size):
+        self.source.__getitems__(self.batch)
 
     def time_read_all(self, paths, codec, group_size):
         self.reader.read_all()
@@ -61,3 +75,21 @@ class Read:
         reader = mmrecord.ArrayRecordReader(self.path)
         reader[ASV_NUM_RECORDS // 2]
         reader.close()
+
+
+class ColdStart:
+    """A new interpreter: import mmrecord, open a file, read one record (asv's ``timeraw``)."""
+
+    timeout = 300
+
+    def setup_cache(self):
+        path = os.path.abspath("cold_start.array_record")
+        with mmrecord.ArrayRecordWriter(path, writer_options("zstd:3", 1)) as writer:
+            writer.write_many(make_records(ASV_NUM_RECORDS))
+        return path
+
+    def timeraw_import_open_read(self, path):
+        return f"""
+import mmrecord
+mmrecord.ArrayRecordReader({path!r})[{ASV_NUM_RECORDS // 2}]
+"""
