@@ -378,7 +378,16 @@ class ArrayRecordReader:
         """
         helpers = min(self.options.max_parallelism, _CPUS) - 1 if parallel else 0
         others = [beside(work) for _ in range(helpers)]
-        return [work()] + [other() for other in others]
+        try:
+            mine = work()
+        except BaseException:
+            for other in others:  # nothing may outlive the call: they read the file map
+                try:
+                    other()
+                except Exception:
+                    pass  # this thread's error is the one to report
+            raise
+        return [mine] + [other() for other in others]
 
     def _chunk_records_into(self, indices: np.ndarray, out: list[bytes]):
         """Work over groups of indices that share a chunk, and the number of groups."""
