@@ -24,7 +24,7 @@ from .engine.varint import (
     varint_lengths,
 )
 from .errors import CorruptRecordError
-from .parallel import beside
+from .parallel import beside, settle
 from .transposed import decode_transposed_chunk
 
 #: Chunks decoding to at least this many bytes (footers of millions of chunks)
@@ -95,11 +95,7 @@ def read_chunk_records(src: np.ndarray, begin: int, limit: int, verify: bool) ->
         bounds = _bounds(decompress_payload(codec_id, buf[sizes_pos:sizes_stop], sizes_size, "sizes blob"),
                          num_records, decoded)
     except BaseException:
-        if pending is not None:
-            try:
-                pending()  # nothing may outlive the call: it reads the file map
-            except Exception:
-                pass  # the sizes' error is the one to report
+        settle([pending] if pending is not None else [])
         raise
     values = np.frombuffer(pending() if pending is not None else
                            decompress_payload(codec_id, values_blob, values_size, "values blob"), np.uint8)

@@ -46,3 +46,16 @@ def beside(fn: Callable[..., T], *args) -> Callable[[], T]:
         return fn(*args) if future.cancel() else future.result()
 
     return result
+
+
+def settle(results: list[Callable[[], object]]) -> None:
+    """Wait for calls :func:`beside` started, ignoring their errors: the cleanup after a failure.
+
+    Nothing a call starts may outlive it (the calls read the file map), and
+    the failure being handled is the one to report.
+    """
+    for result in results:
+        try:
+            result()
+        except Exception:
+            pass

@@ -24,7 +24,7 @@ from .errors import ArrayRecordError, CorruptRecordError
 from .index import read_footer
 from .layout import decode_postscript
 from .options import ReaderOptions, WriterOptions
-from .parallel import beside, shared_pool
+from .parallel import beside, settle, shared_pool
 
 # Decoded chunks kept for files whose chunks hold more than one record.
 CHUNK_CACHE_SIZE = 16
@@ -381,11 +381,7 @@ class ArrayRecordReader:
         try:
             mine = work()
         except BaseException:
-            for other in others:  # nothing may outlive the call: they read the file map
-                try:
-                    other()
-                except Exception:
-                    pass  # this thread's error is the one to report
+            settle(others)
             raise
         return [mine] + [other() for other in others]
 
