@@ -9,12 +9,16 @@ compares them with what was written.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 import mmrecord
+from mmrecord.engine.memory import fetch_add
 from mmrecord.engine.simple import indexed_record_into
 from mmrecord.errors import CorruptRecordError
 from mmrecord.reader import SCRATCH_LIMIT
@@ -115,3 +119,21 @@ def test_random_files(tmp_path_factory, sizes, codec):
         w.write_many(records)
     for way, got in read_every_way(path).items():
         assert got == records, way
+
+
+@njit(nogil=True)
+def _count_up(counter, times):
+    address = counter.ctypes.data
+    for _ in range(times):
+        fetch_add(address, 1)
+
+
+def test_fetch_add_is_atomic():
+    """Batch passes share work through fetch_add: no increment may be lost between threads."""
+    counter = np.zeros(1, np.int64)
+    threads = [threading.Thread(target=_count_up, args=(counter, 200_000)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counter[0] == 800_000

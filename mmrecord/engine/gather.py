@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .memory import copy_bytes
-from .native import decode_into, fetch_add
+from .memory import copy_bytes, fetch_add
+from .native import decode_into
 
 
 @njit(cache=True, nogil=True)

@@ -1,9 +1,11 @@
-"""Byte-level helpers the kernels share: little-endian integers in uint8 arrays, and copies."""
+"""Byte-level helpers the kernels share: little-endian integers in uint8 arrays, copies, an atomic add."""
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 
 @njit(cache=True, nogil=True)
@@ -34,3 +36,16 @@ def copy_bytes(dst, dst_pos, src, src_pos, count) -> None:
     s = np.uint64(src_pos)
     for i in range(np.uint64(count)):
         dst[d + i] = src[s + i]
+
+
+@intrinsic
+def fetch_add(typingctx, address, value):
+    """Atomically add ``value`` to the int64 at ``address``; returns the value before."""
+    sig = types.int64(types.int64, types.int64)
+
+    def codegen(cgctx, builder, signature, args):
+        word = ir.IntType(64)
+        pointer = builder.inttoptr(args[0], word.as_pointer())
+        return builder.atomic_rmw("add", pointer, args[1], "seq_cst")
+
+    return sig, codegen

@@ -1,4 +1,4 @@
-"""Calling a codec's C decoder from kernels, so that batches decode without the GIL; an atomic add.
+"""Calling a codec's C decoder from kernels, so that batches decode without the GIL.
 
 A codec may give the engine the address of a C function with the signature of
 libzstd's one-shot decoder::
@@ -31,19 +31,6 @@ def _call_decoder(typingctx, function, context, dst, capacity, src, size):
         return builder.call(builder.inttoptr(fn, fn_type.as_pointer()),
                             [builder.inttoptr(ctx, pointer), builder.inttoptr(out, pointer), cap,
                              builder.inttoptr(inp, pointer), n])
-
-    return sig, codegen
-
-
-@intrinsic
-def fetch_add(typingctx, address, value):
-    """Atomically add ``value`` to the int64 at ``address``; returns the value before."""
-    sig = types.int64(types.int64, types.int64)
-
-    def codegen(cgctx, builder, signature, args):
-        word = ir.IntType(64)
-        pointer = builder.inttoptr(args[0], word.as_pointer())
-        return builder.atomic_rmw("add", pointer, args[1], "seq_cst")
 
     return sig, codegen
 

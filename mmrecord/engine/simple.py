@@ -13,8 +13,8 @@ import numpy as np
 from numba import njit
 
 from .framing import OK, read_chunk
-from .memory import copy_bytes
-from .native import decode_into, fetch_add
+from .memory import copy_bytes, fetch_add
+from .native import decode_into
 from .varint import (
     encode_varints_into,
     read_varint,
