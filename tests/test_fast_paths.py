@@ -137,3 +137,17 @@ def test_fetch_add_is_atomic():
     for thread in threads:
         thread.join()
     assert counter[0] == 800_000
+
+
+def test_zstd_without_its_cffi_build(tmp_path, monkeypatch):
+    """A zstandard installed without the cffi build: no kernel decoder, and every path still reads."""
+    import mmrecord.codecs.zstd as zstd_module
+
+    monkeypatch.setattr(zstd_module, "_DECODE_FUNCTION", 0)
+    assert mmrecord.codecs.get_codec("zstd").kernel_decoder() is None
+    records = make_records(SIZES[:40])
+    path = tmp_path / "z.array_record"
+    with mmrecord.ArrayRecordWriter(path, "group_size:1,zstd:3") as w:
+        w.write_many(records)
+    for way, got in read_every_way(path).items():
+        assert got == records, way

@@ -9,8 +9,10 @@ bundles libzstd 1.5.6 (zstandard 0.23); libzstd 1.5.7 (zstandard 0.24+) splits
 blocks differently at levels 0, 3 and 4.
 
 Reads that go through the engine's kernels call libzstd's one-shot decoder
-directly: the ``zstandard`` package's cffi build (the ``cffi`` extra) gives the
-function's address, and each thread owns a decoding context.
+directly: the ``zstandard`` package's cffi build (the ``cffi`` extra, which
+mmrecord depends on) gives the function's address, and each thread owns a
+decoding context. Without that build, zstd records decode through
+python-zstandard, record by record.
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ import threading
 from typing import Any
 
 import zstandard
-from zstandard import _cffi
+
+try:
+    from zstandard import _cffi
+except ImportError:  # zstandard without its cffi build: reads decode through python-zstandard
+    _cffi = None
 
 from .registry import Codec
 
@@ -34,7 +40,7 @@ def _address(pointer: Any) -> int:
     return int(_cffi.ffi.cast("uintptr_t", pointer))
 
 
-_DECODE_FUNCTION = _address(_cffi.ffi.addressof(_cffi.lib, "ZSTD_decompressDCtx"))
+_DECODE_FUNCTION = _address(_cffi.ffi.addressof(_cffi.lib, "ZSTD_decompressDCtx")) if _cffi else 0
 
 
 class _Contexts(threading.local):
@@ -87,7 +93,9 @@ class Zstd(Codec):
         self.check_size(len(out), decoded_size)
         return out
 
-    def kernel_decoder(self) -> tuple[int, int]:
+    def kernel_decoder(self) -> tuple[int, int] | None:
+        if not _DECODE_FUNCTION:
+            return None
         contexts = self._contexts
         return contexts.kernel_decoder or contexts.make_kernel_decoder()
 
