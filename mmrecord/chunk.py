@@ -61,11 +61,11 @@ class ChunkRecords:
         return self.values[self.bounds[k]:self.bounds[k + 1]].tobytes()
 
     def records(self, ks: np.ndarray) -> list[bytes]:
-        """Records ``ks`` (in that order), sliced from one ``bytes`` copy of the values."""
+        """Records ``ks`` (in that order), each copied straight from the values (no whole-chunk copy first)."""
         if len(ks) == 1:
             return [self.record(int(ks[0]))]
-        values, starts, stops = self.values.tobytes(), self.bounds[ks].tolist(), self.bounds[ks + 1].tolist()
-        return [values[a:b] for a, b in zip(starts, stops)]
+        values, starts, stops = memoryview(self.values), self.bounds[ks].tolist(), self.bounds[ks + 1].tolist()
+        return [values[a:b].tobytes() for a, b in zip(starts, stops)]
 
 
 def _read(src: np.ndarray, begin: int, limit: int, verify: bool):
