@@ -59,7 +59,7 @@ from typing import Any, Union
 import numpy as np
 
 from .options import ReaderOptions
-from .parallel import shared_pool
+from .parallel import CPUS, shared_pool
 from .reader import ArrayRecordReader
 
 __all__ = ["ArrayRecordDataSource", "FileInstruction"]
@@ -197,7 +197,7 @@ def _fanout_pool() -> ThreadPoolExecutor:
     if _fanout is None:
         with _fanout_lock:
             if _fanout is None:
-                _fanout = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
+                _fanout = ThreadPoolExecutor(max_workers=CPUS,
                                              thread_name_prefix="mmrecord-source")
     return _fanout
 
@@ -432,7 +432,7 @@ class ArrayRecordDataSource:
                     for w, record in zip(where.tolist(), reader[positions[where]]):
                         out[w] = record
 
-        workers = os.cpu_count() or 1
+        workers = CPUS
         if workers < 2 or not self._parallel or len(idx) < _PARALLEL_MIN:
             run(groups)
             return out

@@ -8,8 +8,6 @@ keep a cumulative record count as well and are searched with ``searchsorted``.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from .chunk import read_chunk_records
@@ -23,11 +21,10 @@ from .engine.proto import (
 from .engine.simple import chunk_span
 from .errors import CorruptRecordError
 from .layout import FooterMetadata
-from .parallel import beside
+from .parallel import CPUS, beside
 
 #: Footer entries per thread below which one thread decodes them all.
 PARALLEL_ENTRIES = 200_000
-_CPUS = os.cpu_count() or 1
 _ENTRY_PROBLEMS = {
     BAD_ENTRY: "is malformed",
     NO_RECORDS: "gives a chunk of no records (or too many)",
@@ -105,7 +102,7 @@ def read_footer(src: np.ndarray, at: int, limit: int, verify: bool) -> tuple[Foo
         raise CorruptRecordError(f"footer lists {count} chunks, its metadata says {meta.num_chunks}")
     offsets = np.empty(count, np.int64)
     bounds = footer.bounds[1:]
-    parts = min(_CPUS, max(1, count // PARALLEL_ENTRIES))
+    parts = min(CPUS, max(1, count // PARALLEL_ENTRIES))
     edges = np.linspace(0, count, parts + 1).astype(np.int64).tolist()
     jobs = list(zip(edges[:-1], edges[1:]))
     others = [beside(decode_footer_entries, footer.values, bounds, lo, hi, at, offsets) for lo, hi in jobs[1:]]

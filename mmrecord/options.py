@@ -7,12 +7,12 @@ stripped, no option may appear twice and ``default`` may only come first.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
 from .codecs import Codec, available_codecs, get_codec
 from .errors import InvalidOptionsError
+from .parallel import CPUS
 
 INT32_MAX = 2**31 - 1
 _INT = re.compile(r"[+-]?\d+\Z")
@@ -85,7 +85,7 @@ def _flag(name: str, items: dict[str, str | None], bare: bool, default: bool = F
 def _parallelism(value: str | None, low: int) -> int:
     """``auto`` means one thread per core."""
     if value == "auto":
-        return os.cpu_count() or 1
+        return CPUS
     return _int("max_parallelism", value, low, INT32_MAX)
 
 
@@ -101,7 +101,7 @@ class WriterOptions:
     pad_to_block_boundary: bool = False
     transpose: bool = False
     transpose_bucket_size: int = 256
-    max_parallelism: int = os.cpu_count() or 1
+    max_parallelism: int = CPUS
     saturation_delay_ms: int = 10
 
     @classmethod
@@ -181,7 +181,7 @@ class ReaderOptions:
     """
 
     readahead_buffer_size: int = 16 << 20
-    max_parallelism: int = os.cpu_count() or 1
+    max_parallelism: int = CPUS
     index_storage_option: str = "in_memory"
     verify_checksums: bool = True
 

@@ -15,6 +15,9 @@ from typing import Callable, TypeVar
 
 T = TypeVar("T")
 
+#: Threads the machine runs at once: the pool's size, and the default parallelism.
+CPUS = os.cpu_count() or 1
+
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = -1
@@ -26,7 +29,7 @@ def shared_pool() -> ThreadPoolExecutor:
     if _pool is None or _pool_pid != os.getpid():
         with _lock:
             if _pool is None or _pool_pid != os.getpid():
-                _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
+                _pool = ThreadPoolExecutor(max_workers=CPUS,
                                            thread_name_prefix="mmrecord")
                 _pool_pid = os.getpid()
     return _pool

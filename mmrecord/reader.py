@@ -24,11 +24,10 @@ from .errors import ArrayRecordError, CorruptRecordError
 from .index import read_footer
 from .layout import decode_postscript
 from .options import ReaderOptions, WriterOptions
-from .parallel import beside, settle, shared_pool
+from .parallel import CPUS, beside, settle, shared_pool
 
 # Decoded chunks kept for files whose chunks hold more than one record.
 CHUNK_CACHE_SIZE = 16
-_CPUS = os.cpu_count() or 1
 # Batches smaller than this are read on the calling thread: a pool task costs more.
 MIN_PARALLEL_BATCH = 64
 # Records a thread takes at a time when several fill one batch, or check its chunks.
@@ -376,7 +375,7 @@ class ArrayRecordReader:
         pool thread that starts late finds less to do, or nothing. Returns
         every call's result, this thread's first.
         """
-        helpers = min(self.options.max_parallelism, _CPUS) - 1 if parallel else 0
+        helpers = min(self.options.max_parallelism, CPUS) - 1 if parallel else 0
         others = [beside(work) for _ in range(helpers)]
         try:
             mine = work()
@@ -416,7 +415,7 @@ class ArrayRecordReader:
         then parts that alternate between kernels and Python code interleave,
         one thread holding the GIL while another runs a kernel.
         """
-        threads = min(self.options.max_parallelism, count, _CPUS)
+        threads = min(self.options.max_parallelism, count, CPUS)
         if threads <= 1 or count < 4:
             work(0, count)
             return
@@ -467,8 +466,7 @@ class ArrayRecordReader:
         src = self._src
         if src is not None and 0 <= k < n:
             out = _scratch.buffer
-            codec = self._kernel_codec
-            function, context = codec.kernel_decoder() if codec is not None else (0, 0)
+            function, context = self._kernel_decoder()
             size = indexed_record_into(src, self._offsets, self._footer_offset, k, self._verify,
                                        self._kernel_codec_id, function, context, out)
             if size > len(out):
