@@ -14,7 +14,7 @@ import numpy as np
 from .chunk import ChunkRecords, read_chunk_records, record_at
 from .codecs import Codec
 from .engine.blocks import BLOCK_SIZE
-from .engine.gather import COPY, DECODE, EXTRA, fill_records, fill_records_shared
+from .engine.gather import COPY, DECODE, EXTRA, fill_records_shared
 from .engine.simple import (
     indexed_record_into,
     indexed_record_span,
@@ -529,8 +529,9 @@ class ArrayRecordReader:
         np.cumsum(stops - starts, out=offsets[1:])
         values = np.empty(offsets[-1], np.uint8)
         how = np.full(len(idx), COPY, np.int8)
-        self._run_split(lambda lo, hi: fill_records(values, offsets, chunk_values, chunk_values, starts, stops,
-                                                    how, 0, 0, lo, hi), len(idx))
+        counter = np.zeros(1, np.int64)
+        self._together(lambda: fill_records_shared(values, offsets, chunk_values, chunk_values, starts, stops,
+                                                   how, 0, 0, counter, FILL_STEP), parallel=True)
         return values, offsets
 
     # -- the reference's read() ----------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .memory import copy_bytes, fetch_add
+from .memory import claim, copy_bytes
 from .native import decode_into
 
 
@@ -65,13 +65,11 @@ def fill_records_shared(values, offsets, src, extra, starts, stops, how, functio
     others' work.
     """
     count = len(offsets) - 1
-    address = counter.ctypes.data
     while True:
-        lo = fetch_add(address, step)
-        if lo >= count:
+        lo, hi = claim(counter, step, count)
+        if lo >= hi:
             return -1
-        bad = fill_records(values, offsets, src, extra, starts, stops, how, function, context,
-                           lo, min(lo + step, count))
+        bad = fill_records(values, offsets, src, extra, starts, stops, how, function, context, lo, hi)
         if bad >= 0:
-            fetch_add(address, count)  # nothing left for anyone
+            claim(counter, count, count)  # nothing left for anyone
             return bad

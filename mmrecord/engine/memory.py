@@ -49,3 +49,15 @@ def fetch_add(typingctx, address, value):
         return builder.atomic_rmw("add", pointer, args[1], "seq_cst")
 
     return sig, codegen
+
+
+@njit(inline="always")
+def claim(counter, step: int, count: int):
+    """This thread's next ``step`` of ``count`` items shared out through ``counter``: ``(lo, hi)``.
+
+    ``counter`` is a one-element int64 array, 0 before the first claim; every
+    thread working on the items claims from the same one. The range is empty
+    (``lo >= hi``) once all items are taken.
+    """
+    lo = fetch_add(counter.ctypes.data, step)
+    return lo, min(lo + step, count)

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from .framing import OK, read_chunk
-from .memory import copy_bytes, fetch_add
+from .memory import claim, copy_bytes
 from .native import decode_into
 from .varint import (
     encode_varints_into,
@@ -151,13 +151,11 @@ def indexed_record_spans(src, offsets, footer_offset: int, chunks, verify: bool,
     ``counter`` (starting at 0): each atomically claims ``step`` chunks at a
     time until none are left.
     """
-    n = len(chunks)
-    address = counter.ctypes.data
     while True:
-        lo = fetch_add(address, step)
-        if lo >= n:
+        lo, hi = claim(counter, step, len(chunks))
+        if lo >= hi:
             return
-        for i in range(lo, min(lo + step, n)):
+        for i in range(lo, hi):
             ok[i], codec[i], pos[i], stop[i], size[i] = indexed_record_span(
                 src, offsets, footer_offset, chunks[i], verify)
 
