@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import logging
 import os
 import sys
 from typing import Iterable, Iterator, Sequence
@@ -352,9 +353,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_to_stderr() -> None:
+    """Show mmrecord's log lines (first compilation, data-source advice) unless logging is set up already."""
+    logger = logging.getLogger("mmrecord")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("mmrecord: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def _report_compiles() -> None:
+    """Say how long this run spent compiling kernels, if it did (the first run on a machine)."""
+    from .engine.kernel_cache import cache_dir, watch_compiles
+
+    kernels, seconds = watch_compiles().take()
+    if kernels:
+        print(f"mmrecord: compiled {kernels} kernels in {seconds:.1f} s, once for this machine "
+              f"(cached in {cache_dir()})", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     debug = getattr(args, "debug", False)
+    _log_to_stderr()
+    try:
+        return _run(args, debug)
+    finally:
+        _report_compiles()
+
+
+def _run(args: argparse.Namespace, debug: bool) -> int:
     try:
         return args.run(args)
     except KeyboardInterrupt:
