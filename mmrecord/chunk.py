@@ -144,6 +144,14 @@ class EncodedChunks:
     num_records: np.ndarray  # int64
     decoded_size: np.ndarray  # int64
 
+    def __post_init__(self) -> None:
+        # Always read-only (compressed chunks come from bytes), so that the
+        # framing kernel is compiled for one array type, not two.
+        if self.data.flags.writeable:
+            view = self.data.view()
+            view.flags.writeable = False
+            object.__setattr__(self, "data", view)
+
     @classmethod
     def empty(cls) -> "EncodedChunks":
         """One chunk with no data and no records (the file signature's shape)."""

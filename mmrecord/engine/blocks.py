@@ -20,27 +20,27 @@ USABLE_BLOCK_SIZE = BLOCK_SIZE - BLOCK_HEADER_SIZE
 CHUNK_HEADER_SIZE = 40
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def remaining_in_block(pos: int) -> int:
     """Bytes from ``pos`` to the next block boundary (0 at a boundary)."""
     return (BLOCK_SIZE - pos % BLOCK_SIZE) % BLOCK_SIZE
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def round_up_to_possible_boundary(pos: int) -> int:
     """Move ``pos`` out of a block header: a chunk never begins at p % 65536 in 1..24."""
     excess = remaining_in_block(pos) - (USABLE_BLOCK_SIZE - 1)
     return pos + excess if excess > 0 else pos
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def add_with_overhead(begin: int, length: int) -> int:
     """Physical position reached after ``length`` logical bytes written from ``begin``."""
     blocks = (length + (begin + USABLE_BLOCK_SIZE - 1) % BLOCK_SIZE) // USABLE_BLOCK_SIZE
     return begin + length + BLOCK_HEADER_SIZE * blocks
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def chunk_end(begin: int, data_size: int, num_records: int) -> int:
     """Physical end of a chunk: its bytes, or at least one byte per record (the padding rule)."""
     return max(
@@ -49,7 +49,7 @@ def chunk_end(begin: int, data_size: int, num_records: int) -> int:
     )
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def padding_length(pos: int) -> int:
     """Logical length of the padding chunk that moves ``pos`` to a block boundary (0: none needed).
 

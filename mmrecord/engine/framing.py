@@ -23,7 +23,7 @@ from .blocks import (
     write_block_header,
 )
 from .highway import highway_hash
-from .memory import load_u64, store_u64
+from .memory import as_readonly, load_u64, store_u64
 
 # read_chunk status codes; the Python layer turns them into CorruptRecordError.
 OK = 0
@@ -72,7 +72,7 @@ def read_chunk(src, begin: int, limit: int, verify: bool):
         type_and_count, decoded_size_u = load_u64(src, at + 24), load_u64(src, at + 32)
     else:  # a block header cuts through the chunk header
         header = np.empty(CHUNK_HEADER_SIZE, np.uint8)
-        copy_logical(src, begin, header, 0, CHUNK_HEADER_SIZE)
+        copy_logical(src, begin, header, np.int64(0), np.int64(CHUNK_HEADER_SIZE))
         stored, computed = load_u64(header, 0), highway_hash(header, 8, CHUNK_HEADER_SIZE)
         data_size_u, data_hash = load_u64(header, 8), load_u64(header, 16)
         type_and_count, decoded_size_u = load_u64(header, 24), load_u64(header, 32)
@@ -97,7 +97,7 @@ def read_chunk(src, begin: int, limit: int, verify: bool):
     data = empty
     if data_stop - data_start != data_size:
         data = np.empty(data_size, np.uint8)
-        copy_logical(src, header_stop, data, 0, data_size)
+        copy_logical(src, header_stop, data, np.int64(0), data_size)
         data_start = -1
     if verify:
         if data_start >= 0:
@@ -125,7 +125,8 @@ def frame_chunk(out, base: int, begin: int, data, data_start: int, data_size: in
     store_u64(header, 24, (np.uint64(num_records) << np.uint64(8)) | np.uint64(chunk_type))
     store_u64(header, 32, decoded_size)
     store_u64(header, 0, highway_hash(header, 8, CHUNK_HEADER_SIZE))
-    pos = emit_logical(out, base, begin, header, 0, CHUNK_HEADER_SIZE, begin, stop)
+    pos = emit_logical(out, base, begin, as_readonly(header), np.int64(0), np.int64(CHUNK_HEADER_SIZE),
+                       begin, stop)
     pos = emit_logical(out, base, pos, data, data_start, data_size, begin, stop)
     # Block headers inside the padding tail.
     block = pos + (BLOCK_SIZE - pos % BLOCK_SIZE) % BLOCK_SIZE
@@ -157,12 +158,16 @@ def lay_out_chunks(begin: int, data, bounds, num_records, decoded_size, chunk_ty
             if length:
                 pos = chunk_end(pos, length - CHUNK_HEADER_SIZE, 0)
     out = np.zeros(pos - begin, np.uint8)
-    zeros = np.zeros(BLOCK_SIZE, np.uint8)
+    # Padding frames zeros through the same compiled frame_chunk as the data
+    # (same array type, no constant arguments).
+    zeros = as_readonly(np.zeros(BLOCK_SIZE, np.uint8))
+    none = np.int64(0)
     for k in range(count):
         end = frame_chunk(out, begin, begins[k], data, bounds[k], bounds[k + 1] - bounds[k],
                           chunk_type, num_records[k], decoded_size[k])
         if pad:
             length = padding_length(end)
             if length:
-                frame_chunk(out, begin, end, zeros, 0, length - CHUNK_HEADER_SIZE, PADDING_CHUNK, 0, 0)
+                frame_chunk(out, begin, end, zeros, none, length - CHUNK_HEADER_SIZE,
+                            np.int64(PADDING_CHUNK), none, none)
     return out, begins, pos

@@ -33,6 +33,8 @@ from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
+from .memory import as_readonly
+
 __all__ = ["RIEGELI_KEY", "highway_hash", "highway_hash_portable", "hash_bytes"]
 
 #: Riegeli's HighwayHash key: "Riegeli/" and "records\n" as little-endian u64, each twice.
@@ -413,7 +415,7 @@ def highway_hash_portable(data, start, stop):
     return _portable_core(data, start, npackets, n, t0, t1, t2, t3)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def highway_hash(data, start, stop):
     """HighwayHash-64 with Riegeli's key of ``data[start:stop]`` as ``np.uint64``.
 
@@ -423,7 +425,17 @@ def highway_hash(data, start, stop):
     shorter range instead of reading out of bounds: the caller compares the
     result with a stored hash, and a mismatch reports the damage.
     Callable from Python and from other ``njit`` kernels; allocates nothing.
+
+    Inlined into its callers, it hands the hash to one compiled kernel per
+    array layout: writable arrays are passed as read-only and constant
+    offsets as plain integers, so that they do not each compile another copy.
     """
+    return _highway_hash(as_readonly(data), np.int64(start), np.int64(stop))
+
+
+@numba.njit(cache=True, nogil=True)
+def _highway_hash(data, start, stop):
+    """:func:`highway_hash` for a read-only array and int64 offsets."""
     start, stop = _clamp_range(data, start, stop)
     size = stop - start
     npackets = size >> 5

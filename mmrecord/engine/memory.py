@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def load_u64(buf, at: int) -> np.uint64:
     """Little-endian u64 at ``buf[at:at+8]``."""
     value = np.uint64(0)
@@ -17,12 +18,27 @@ def load_u64(buf, at: int) -> np.uint64:
     return value
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def store_u64(buf, at: int, value) -> None:
     """Write ``value`` as a little-endian u64 at ``buf[at:at+8]``."""
     value = np.uint64(value)
     for i in range(8):
         buf[at + i] = np.uint8((value >> np.uint64(8 * i)) & np.uint64(0xFF))
+
+
+@intrinsic
+def as_readonly(typingctx, array):
+    """``array`` typed as read-only (no copy: the same view).
+
+    A kernel that reads both writable and read-only arrays is compiled once for
+    each; passing every array through this first compiles it once.
+    """
+    result = array.copy(readonly=True) if isinstance(array, types.Array) and array.mutable else array
+
+    def codegen(context, builder, signature, args):
+        return impl_ret_borrowed(context, builder, result, args[0])
+
+    return result(array), codegen
 
 
 @njit(inline="always")

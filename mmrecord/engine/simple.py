@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from .framing import OK, read_chunk
-from .memory import claim, copy_bytes
+from .memory import as_readonly, claim, copy_bytes
 from .native import decode_into
 from .varint import (
     encode_varints_into,
@@ -71,7 +71,7 @@ def read_simple(src, begin: int, limit: int, verify: bool):
     if start >= 0:
         ok, codec, sp, ss, sn, vp, vs, vn = parse_simple(src, start, start + size)
     else:
-        ok, codec, sp, ss, sn, vp, vs, vn = parse_simple(copy, 0, size)
+        ok, codec, sp, ss, sn, vp, vs, vn = parse_simple(as_readonly(copy), np.int64(0), size)
     if not ok:
         return BAD_LAYOUT, begin, chunk_type, num_records, decoded, start, size, copy, 0, 0, 0, 0, 0, 0, 0
     return status, where, chunk_type, num_records, decoded, start, size, copy, codec, sp, ss, sn, vp, vs, vn
