@@ -47,6 +47,7 @@ import bisect
 import collections
 import glob
 import hashlib
+import logging
 import operator
 import os
 import re
@@ -58,6 +59,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from .errors import ArgumentTypeError, RecordIndexError
 from .options import ReaderOptions
 from .parallel import CPUS, shared_pool
 from .reader import ArrayRecordReader
@@ -72,6 +74,28 @@ _PARALLEL_MIN = 32
 _STRIPES = 64
 # Records per slice when iterating over part of a shard.
 _ITER_STEP = 4096
+
+_log = logging.getLogger(__name__)
+# Shards already reported for their group size (once per file and process).
+_reported_groups: set[str] = set()
+_reported_lock = threading.Lock()
+
+
+def _report_group_size(reader: ArrayRecordReader) -> None:
+    """Log, once per file, that a shard's group size makes each random record decode a whole chunk."""
+    group_size = reader.group_size
+    if group_size <= 1:
+        return
+    with _reported_lock:
+        if reader.path in _reported_groups:
+            return
+        _reported_groups.add(reader.path)
+    stored = reader.stored_bytes_per_chunk
+    _log.warning(
+        "%s has group size %d: a random read decodes the record's whole chunk (%d records, "
+        "about %d KiB stored) to return one record, where group size 1 decodes only that record. "
+        "For shuffled training, rewrite it with: mmrecord convert %s -o NEW --options group_size:1",
+        reader.path, group_size, group_size, max(1, stored // 1024), reader.path)
 
 
 class FileInstruction:
@@ -117,7 +141,7 @@ def _options_string(reader_options: Mapping[str, object] | str | None) -> str:
             parts.append(str(key) if value is None else f"{key}:{value}")
         text = ",".join(parts)
     else:
-        raise TypeError("reader_options must be a dict of option names to values, "
+        raise ArgumentTypeError("reader_options must be a dict of option names to values, "
                         f"not {type(reader_options).__name__}")
     ReaderOptions.parse(text)
     return text
@@ -145,7 +169,7 @@ def _expand(paths: object) -> list[tuple[str, int | None, int | None]]:
         if not items:
             raise ValueError("ArrayRecordDataSource needs at least one path; got an empty sequence")
     else:
-        raise TypeError(
+        raise ArgumentTypeError(
             "paths must be a path, a glob pattern, 'path[start:end]', a FileInstruction, "
             f"or a sequence of them; got {type(paths).__name__}")
     shards: list[tuple[str, int | None, int | None]] = []
@@ -160,7 +184,7 @@ def _expand(paths: object) -> list[tuple[str, int | None, int | None]]:
             shards.append((filename, skip, skip + take))
             continue
         if not isinstance(item, (str, bytes, os.PathLike)):
-            raise TypeError("each path must be a str, bytes, os.PathLike or FileInstruction, "
+            raise ArgumentTypeError("each path must be a str, bytes, os.PathLike or FileInstruction, "
                             f"not {type(item).__name__}")
         text = os.fsdecode(os.fspath(item))
         match = _SLICE.fullmatch(text)
@@ -231,8 +255,11 @@ class ArrayRecordDataSource:
     ``ds[i]`` (``int`` or NumPy integer; negative counts from the end) returns
     ``bytes``; ``ds[a:b:c]``, ``ds[list_or_array]`` and
     ``ds.__getitems__(indices)`` return a list in the order asked. An index
-    out of range raises ``IndexError``. See the module docstring for what each
-    operation costs.
+    out of range raises :class:`~mmrecord.errors.RecordIndexError` (an
+    ``IndexError``, and a ``ValueError`` as the reference raises). See the
+    module docstring for what each operation costs. A shard whose group size
+    is above 1 is reported once, through :mod:`logging`, with what a random
+    read of it costs.
     """
 
     def __init__(self, paths: PathOrInstruction | Sequence[PathOrInstruction],
@@ -277,6 +304,7 @@ class ArrayRecordDataSource:
                 raise failed[0]
         for k, reader in zip(todo, opened):
             expanded[k] = (expanded[k][0], 0, len(reader))
+            _report_group_size(reader)
         return dict(zip(todo, opened))
 
     def _setup(self, shards: tuple[tuple[str, int, int], ...], whole: tuple[bool, ...]) -> None:
@@ -321,8 +349,9 @@ class ArrayRecordDataSource:
             reader = ArrayRecordReader(name, self._options)
             if end > len(reader):
                 reader.close()
-                raise IndexError(f"{name}[{start}:{end}] asks for records up to {end}, "
-                                 f"but the file holds {len(reader)}")
+                raise RecordIndexError(f"{name}[{start}:{end}] asks for records up to {end}, "
+                                       f"but the file holds {len(reader)}")
+            _report_group_size(reader)
             with self._book_lock:
                 self._readers[k] = reader
                 self._open_order.append(k)
@@ -365,7 +394,7 @@ class ArrayRecordDataSource:
         n = self._length
         j = i + n if i < 0 else i
         if not 0 <= j < n:
-            raise IndexError(f"record index {i} out of range for {n} records")
+            raise RecordIndexError(f"record index {i} out of range for {n} records")
         k = 0 if self._single else bisect.bisect_right(self._ends_list, j)
         reader = self._readers[k]
         if reader is None:
@@ -392,14 +421,14 @@ class ArrayRecordDataSource:
             try:
                 idx = np.array([operator.index(i) for i in idx.reshape(-1)], np.int64).reshape(idx.shape)
             except TypeError:
-                raise TypeError("record indices must be integers") from None
+                raise ArgumentTypeError("record indices must be integers") from None
         if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
-            raise TypeError("record indices must be an integer, a slice, or a 1-D sequence of integers")
+            raise ArgumentTypeError("record indices must be an integer, a slice, or a 1-D sequence of integers")
         idx = idx.astype(np.int64, copy=False)
         n = self._length
         bad = (idx < -n) | (idx >= n)
         if bad.any():
-            raise IndexError(f"record index {int(idx[bad][0])} out of range for {n} records")
+            raise RecordIndexError(f"record index {int(idx[bad][0])} out of range for {n} records")
         return np.where(idx < 0, idx + n, idx)
 
     def _read(self, idx: np.ndarray) -> list[bytes]:

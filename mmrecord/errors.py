@@ -2,9 +2,20 @@
 
 Every failure that comes from the contents of a file or an options string is an
 :class:`ArrayRecordError`, so ``except ArrayRecordError`` catches all of them.
-Misuse of the Python API raises Python's own exceptions (``IndexError`` for an
-index out of range, ``TypeError`` for a record that is not bytes-like,
-``ValueError`` for writing to a closed writer).
+
+Misuse of the Python API raises Python's own exceptions. Where Google's
+``array_record`` package raises a different built-in for the same mistake, the
+exception is an instance of both, so code written for either catches it:
+
+- :class:`RecordIndexError` (``IndexError`` and ``ValueError``): a record
+  index or key out of range;
+- :class:`ArgumentTypeError` (``TypeError`` and ``ValueError``): an argument
+  of the wrong kind, such as a data-source path that is neither a path nor a
+  sequence of paths;
+- :class:`ClosedError` (``ValueError`` and ``RuntimeError``): a read from a
+  closed reader or a write to a closed writer.
+
+A record that is not bytes-like is a plain ``TypeError``, as in both.
 """
 
 from __future__ import annotations
@@ -15,6 +26,9 @@ __all__ = [
     "UnsupportedFeatureError",
     "InvalidOptionsError",
     "UnknownCodecError",
+    "RecordIndexError",
+    "ArgumentTypeError",
+    "ClosedError",
 ]
 
 
@@ -71,3 +85,19 @@ class UnknownCodecError(UnsupportedFeatureError):
     def __init__(self, message: str, codec_id: int | None = None) -> None:
         self.codec_id = codec_id
         super().__init__(message)
+
+
+class RecordIndexError(IndexError, ValueError):
+    """A record index or key is out of range.
+
+    An ``IndexError`` as Python code expects, and a ``ValueError`` as code
+    written for the reference's data source expects.
+    """
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument is of the wrong kind (a ``TypeError``; the reference raises ``ValueError``)."""
+
+
+class ClosedError(ValueError, RuntimeError):
+    """The reader or writer is closed (a ``ValueError`` as for Python's files; the reference raises ``RuntimeError``)."""

@@ -71,6 +71,13 @@ class ChunkIndex:
         """True when chunk ``i`` holds exactly record ``i`` (group size 1, the default)."""
         return self._first is None and self.group_size == 1
 
+    @property
+    def stored_bytes_per_chunk(self) -> int:
+        """Mean stored size of a data chunk, headers included (at least 1)."""
+        if not len(self):
+            return 1
+        return max(1, (self.footer_offset - int(self.offsets[0])) // len(self))
+
     def chunk_records(self, k: int) -> int:
         """How many records chunk ``k`` holds."""
         first = self.first_record(k)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mmap
+import operator
 import os
 import threading
 from collections import OrderedDict, deque
@@ -20,7 +21,7 @@ from .engine.simple import (
     indexed_record_span,
     indexed_record_spans,
 )
-from .errors import ArrayRecordError, CorruptRecordError
+from .errors import ArrayRecordError, ClosedError, CorruptRecordError, RecordIndexError
 from .index import read_footer
 from .layout import decode_postscript
 from .options import ReaderOptions, WriterOptions
@@ -101,9 +102,19 @@ class ArrayRecordReader:
     byte offset.
     """
 
-    def __init__(self, path: str | os.PathLike, options: str = "") -> None:
+    def __init__(self, path: str | os.PathLike, options: str = "", *,
+                 file_reader_buffer_size: int | None = None, file_options: object = None) -> None:
+        """Open ``path`` with reader ``options`` (the reference's option string).
+
+        ``file_reader_buffer_size`` and ``file_options`` are the reference's
+        keywords for its buffered file reader. A memory-mapped file has no such
+        buffer, so they are accepted (a size must be an integer) and change
+        nothing.
+        """
         self.path = os.fspath(path)
         self.options = ReaderOptions.parse(options)
+        if file_reader_buffer_size is not None:
+            operator.index(file_reader_buffer_size)
         self._verify = self.options.verify_checksums
         self._cursor = 0
         self._cache: OrderedDict[int, ChunkRecords] = OrderedDict()
@@ -179,6 +190,11 @@ class ArrayRecordReader:
         """Number of data chunks."""
         return len(self._index)
 
+    @property
+    def stored_bytes_per_chunk(self) -> int:
+        """Mean stored size of a data chunk in the file (what a random read at group size > 1 decodes)."""
+        return self._index.stored_bytes_per_chunk
+
     def ok(self) -> bool:
         """True while the reader is open (a reader that failed to open raised instead)."""
         return self._src is not None
@@ -192,7 +208,7 @@ class ArrayRecordReader:
     def _src_or_raise(self) -> np.ndarray:
         src = self._src
         if src is None:
-            raise ValueError("read from a closed ArrayRecordReader")
+            raise ClosedError("read from a closed ArrayRecordReader")
         return src
 
     def _decode_chunk(self, k: int) -> ChunkRecords:
@@ -230,7 +246,7 @@ class ArrayRecordReader:
         n = self._index.num_records
         j = i + n if i < 0 else i
         if not 0 <= j < n:
-            raise IndexError(f"record index {i} out of range for {n} records")
+            raise RecordIndexError(f"record index {i} out of range for {n} records")
         return j
 
     def _record(self, i: int) -> bytes:
@@ -487,7 +503,7 @@ class ArrayRecordReader:
         n = self._index.num_records
         bad = (idx < -n) | (idx >= n)
         if bad.any():
-            raise IndexError(f"record index {int(idx[bad][0])} out of range for {n} records")
+            raise RecordIndexError(f"record index {int(idx[bad][0])} out of range for {n} records")
         return np.where(idx < 0, idx + n, idx)
 
     # -- zero-copy batches ---------------------------------------------------
@@ -545,7 +561,7 @@ class ArrayRecordReader:
         """
         if not args:
             if self._cursor >= self._index.num_records:
-                raise IndexError(f"end of file: all {self._index.num_records} records were read")
+                raise RecordIndexError(f"end of file: all {self._index.num_records} records were read")
             record = self._record(self._cursor)
             self._cursor += 1
             return record
@@ -555,7 +571,7 @@ class ArrayRecordReader:
             n = self._index.num_records
             begin, end = (a + n if a < 0 else a for a in map(int, args))
             if not 0 <= begin < end <= n:
-                raise IndexError(f"[{args[0]}, {args[1]}) is out of the range [0, {n})")
+                raise RecordIndexError(f"[{args[0]}, {args[1]}) is out of the range [0, {n})")
             return self._records(np.arange(begin, end, dtype=np.int64))
         raise TypeError("read() takes no argument, a list of indices, or begin and end")
 
@@ -587,7 +603,7 @@ class ArrayRecordReader:
         chunks = len(index)
         if not chunks:
             return
-        stored_per_chunk = max(1, (index.footer_offset - int(index.offsets[0])) // chunks)
+        stored_per_chunk = index.stored_bytes_per_chunk
         step = max(1, READ_PART_BYTES // stored_per_chunk)
         parts = [(a, min(a + step, chunks)) for a in range(0, chunks, step)]
         if index.one_record_per_chunk:

@@ -16,7 +16,7 @@ from .chunk import SIGNATURE, SIMPLE, EncodedChunks, encode_simple_chunks
 from .codecs import get_codec
 from .engine.framing import lay_out_chunks
 from .engine.proto import encode_footer_entries
-from .errors import UnsupportedFeatureError
+from .errors import ClosedError, UnsupportedFeatureError
 from .layout import POSTSCRIPT_COPIES, FooterMetadata, encode_postscript
 from .options import WriterOptions
 from .parallel import shared_pool
@@ -77,7 +77,14 @@ class ArrayRecordWriter:
     options string names the codec.
     """
 
-    def __init__(self, path: str | os.PathLike, options: str = "") -> None:
+    def __init__(self, path: str | os.PathLike, options: str = "", *,
+                 file_options: object = None) -> None:
+        """Create (or truncate) ``path`` and write its signature.
+
+        ``file_options`` is the reference's keyword for its file writer's
+        settings; mmrecord writes through Python's own file object, so it is
+        accepted and changes nothing.
+        """
         self.path = os.fspath(path)
         self.options = WriterOptions.parse(options)
         if self.options.transpose:
@@ -175,7 +182,7 @@ class ArrayRecordWriter:
 
     def _check_open(self) -> None:
         if self._file is None:
-            raise ValueError("write to a closed ArrayRecordWriter")
+            raise ClosedError("write to a closed ArrayRecordWriter")
         if self._error is not None:
             raise ValueError("the writer failed earlier") from self._error
 
