@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from support import TESTDATA
+from support import REFERENCE
 
 # numba compiles a kernel on its first call: no per-example deadline.
 settings.register_profile("mmrecord", deadline=None)
@@ -15,5 +15,5 @@ settings.load_profile("mmrecord")
 
 @pytest.fixture(scope="session")
 def testdata_dir() -> Path:
-    """The reference-written test files (``shared/testdata`` beside the repository)."""
-    return TESTDATA
+    """The reference-written test files (``tests/data/reference``: ``vectors/`` and ``corrupt/``)."""
+    return REFERENCE

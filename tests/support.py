@@ -1,4 +1,4 @@
-"""Shared helpers for the tests: the reference test data and the reference package."""
+"""Shared helpers for the tests: the reference corpus and the reference package."""
 
 from __future__ import annotations
 
@@ -6,31 +6,41 @@ import hashlib
 import importlib.util
 import json
 import struct
+import sys
 from functools import lru_cache
 from pathlib import Path
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
-VECTORS = TESTDATA / "vectors"
-CORRUPT = TESTDATA / "corrupt"
+# Files written by Google's array_record, kept in the repository (tests/data/reference/README.md).
+REFERENCE = Path(__file__).resolve().parent / "data" / "reference"
+VECTORS = REFERENCE / "vectors"
+CORRUPT = REFERENCE / "corrupt"
 
 
 @lru_cache(maxsize=None)
 def manifest(kind: str) -> list[dict]:
     """Entries of ``vectors/manifest.json`` or ``corrupt/manifest.json``."""
-    return json.loads((TESTDATA / kind / "manifest.json").read_text())["files"]
+    return json.loads((REFERENCE / kind / "manifest.json").read_text())["files"]
+
+
+def entry(name: str, kind: str = "vectors") -> dict:
+    """The manifest entry of one corpus file."""
+    return next(e for e in manifest(kind) if e["name"] == name)
 
 
 @lru_cache(maxsize=None)
-def _make_vectors():
-    spec = importlib.util.spec_from_file_location("make_vectors", TESTDATA / "make_vectors.py")
+def corpus_module(name: str):
+    """``recipes`` or ``layout`` from the corpus folder (standard library only)."""
+    qualified = f"reference_corpus_{name}"
+    spec = importlib.util.spec_from_file_location(qualified, REFERENCE / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[qualified] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
 
 def records_from_recipe(recipe: dict) -> list[bytes]:
     """The exact records of a vectors entry (standard library only, no reference package)."""
-    return _make_vectors().records_from_recipe(recipe)
+    return corpus_module("recipes").records(recipe)
 
 
 def record_digest(records) -> str:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from support import CORRUPT, VECTORS, manifest, records_from_recipe
+from support import CORRUPT, VECTORS, entry, records_from_recipe
 
 import mmrecord
 from mmrecord.progress import Progress
@@ -29,8 +29,13 @@ def run(*args, check_exit: int | None = 0) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def gs2_records() -> list[bytes]:
-    entry = next(e for e in manifest("vectors") if e["name"] == GS2.name)
-    return records_from_recipe(entry["recipe"])
+    return records_from_recipe(entry(GS2.name)["recipe"])
+
+
+def damaged_chunk(name: str) -> tuple[int, int, int, int]:
+    """(data chunk index, its file offset, its first record, its end record) of a damaged file."""
+    chunk = entry(name, "corrupt")["damaged_data_chunk"]
+    return chunk["index"], chunk["offset"], *chunk["records"]
 
 
 def test_info_text_and_json():
@@ -51,11 +56,15 @@ def test_verify_good_and_damaged():
     assert proc.stdout.decode().count(": OK (") == 2
     proc = run("verify", CORRUPT / "flipped_data_byte.array_record", check_exit=1)
     out = proc.stdout.decode()
-    assert "DAMAGED" in out and "data chunk 0 at byte 64: chunk data hash mismatch; records 0..1 (2) unreadable" in out
+    index, offset, first, end = damaged_chunk("flipped_data_byte.array_record")
+    assert (index, offset) == (0, 64)
+    assert "DAMAGED" in out and (f"data chunk 0 at byte 64: chunk data hash mismatch; records {first}..{end - 1} "
+                                 f"({end - first}) unreadable") in out
     report = json.loads(run("verify", "--json", CORRUPT / "flipped_chunk_header_byte.array_record",
                             check_exit=1).stdout)
-    assert not report["ok"] and report["damage"][0]["records"] == [266, 268]
-    assert report["damage"][0]["offset"] == 65348
+    index, offset, first, end = damaged_chunk("flipped_chunk_header_byte.array_record")
+    assert not report["ok"] and report["damage"][0]["records"] == [first, end]
+    assert report["damage"][0]["offset"] == offset
 
 
 def test_verify_never_crashes_on_the_corrupt_files():
@@ -131,15 +140,18 @@ def test_convert_damaged_tfrecord(tmp_path):
 def test_recover(tmp_path, gs2_records):
     out = run("recover", CORRUPT / "truncated_mid_chunk.array_record", "-o", tmp_path / "new.array_record")
     text = out.stdout.decode()
-    assert text.startswith("recovered 284 records from 142 intact chunks")
-    assert "kept           original records 0..283 -> new 0..283" in text
-    assert "records 284..285 (2) unreadable" in text
+    index, _, first, end = damaged_chunk("truncated_mid_chunk.array_record")  # the chunk the cut goes through
+    assert text.startswith(f"recovered {first} records from {index} intact chunks")
+    assert f"kept           original records 0..{first - 1} -> new 0..{first - 1}" in text
+    assert f"records {first}..{end - 1} ({end - first}) unreadable" in text
     with mmrecord.ArrayRecordReader(tmp_path / "new.array_record") as reader:
-        assert reader.read_all() == gs2_records[:284]
+        assert reader.read_all() == gs2_records[:first]
     report = json.loads(run("recover", CORRUPT / "flipped_data_byte.array_record", "-o",
                             tmp_path / "b.array_record", "--json").stdout)
-    assert report["records_written"] == 299 and report["kept"] == [
-        {"original_first": 2, "count": 299, "new_first": 0}]
+    _, _, first, end = damaged_chunk("flipped_data_byte.array_record")
+    kept = len(gs2_records) - end
+    assert first == 0 and report["records_written"] == kept and report["kept"] == [
+        {"original_first": end, "count": kept, "new_first": 0}]
 
 
 def test_recover_never_crashes_on_the_corrupt_files(tmp_path):

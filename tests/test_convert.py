@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from support import VECTORS, manifest, record_digest
+from support import VECTORS, entry, record_digest
 
 import mmrecord
 from mmrecord.convert import (
@@ -97,13 +97,13 @@ def test_bad_json_line(tmp_path):
 
 def test_regroup_old_arrayrecord_file(tmp_path):
     """The old group_size:65536 files become group_size:1 files with the same records."""
-    entry = next(e for e in manifest("vectors") if e["name"] == "gs65536_zstd3.array_record")
-    stats = convert([str(VECTORS / entry["name"])], str(tmp_path / "gs1.array_record"),
+    old = entry("gs65536_zstd3.array_record")
+    stats = convert([str(VECTORS / old["name"])], str(tmp_path / "gs1.array_record"),
                     options="group_size:1,zstd:3")
     got = _read(tmp_path / "gs1.array_record")
-    assert stats.records == entry["num_records"] and record_digest(got) == entry["records_sha256"]
+    assert stats.records == old["num_records"] and record_digest(got) == old["records_sha256"]
     with mmrecord.ArrayRecordReader(tmp_path / "gs1.array_record") as reader:
-        assert reader.group_size == 1 and reader.num_chunks == entry["num_records"]
+        assert reader.group_size == 1 and reader.num_chunks == old["num_records"]
 
 
 def test_reference_reads_the_output(tmp_path):

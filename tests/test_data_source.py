@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 import pytest
-from support import VECTORS, manifest, record_digest
+from support import VECTORS, entry, manifest, record_digest
 
 import mmrecord
 from mmrecord.data_source import FileInstruction
@@ -441,17 +441,18 @@ def test_same_records_as_the_reference(name):
     picked = _sample(len(ours), seed=len(name))
     assert ours.__getitems__(picked) == list(theirs.__getitems__(picked))
     assert [ours[i] for i in picked[:50]] == [theirs[i] for i in picked[:50]]
-    entry = next(e for e in manifest("vectors") if e["name"] == name)
-    if entry["num_records"] <= 5000:
-        assert record_digest(ours) == entry["records_sha256"]
+    expected = entry(name)
+    if expected["num_records"] <= 5000:
+        assert record_digest(ours) == expected["records_sha256"]
 
 
 def test_same_records_as_the_reference_multi_shard():
-    digits = sorted(glob.glob(str(VECTORS / "digits-*-of-00002.array_record")))
-    assert len(digits) == 2
-    theirs = _reference_source(digits)
-    ours = mmrecord.ArrayRecordDataSource(str(VECTORS / "digits-*-of-00002.array_record"))
+    shards = sorted(glob.glob(str(VECTORS / "shards-*-of-00002.array_record")))
+    assert len(shards) == 2
+    theirs = _reference_source(shards)
+    ours = mmrecord.ArrayRecordDataSource(str(VECTORS / "shards-*-of-00002.array_record"))
     assert len(ours) == len(theirs) == 10
+    assert ours[:] == [str(i).encode() for i in range(10)]  # the shards hold the numbers 0..3 and 4..9
     assert ours[:] == [theirs[i] for i in range(10)] == list(theirs)
     assert ours.__getitems__([9, 0, 5, 4]) == list(theirs.__getitems__([9, 0, 5, 4]))
 

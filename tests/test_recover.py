@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import CORRUPT, VECTORS, manifest, records_from_recipe
+from support import CORRUPT, VECTORS, entry, manifest, records_from_recipe
 
 import mmrecord
 from mmrecord.engine.blocks import add_with_overhead
@@ -132,15 +132,14 @@ def test_random_damage_never_crashes_or_invents(files, tmp_path_factory, options
     assert _is_subsequence(got, records)
 
 
-@pytest.mark.parametrize("entry", manifest("corrupt"), ids=lambda e: e["name"])
-def test_shared_corrupt_files(entry, tmp_path):
-    path = CORRUPT / entry["name"]
+@pytest.mark.parametrize("damaged", manifest("corrupt"), ids=lambda e: e["name"])
+def test_reference_corrupt_files(damaged, tmp_path):
+    path = CORRUPT / damaged["name"]
     report = verify(path)
     assert not report["ok"] and report["damage"]
     got, result = _recovered(path, tmp_path)
-    if entry.get("derived_from"):
-        original = next(e for e in manifest("vectors") if e["name"] == entry["derived_from"])
-        records = records_from_recipe(original["recipe"])
+    if damaged.get("derived_from"):
+        records = records_from_recipe(entry(damaged["derived_from"])["recipe"])
         assert _is_subsequence(got, records)
         lost = {i for d in result.lost if d.records for i in range(*d.records)}
         assert got == [r for i, r in enumerate(records[:len(got) + len(lost)]) if i not in lost]
@@ -148,16 +147,18 @@ def test_shared_corrupt_files(entry, tmp_path):
         assert got == []
 
 
-def test_exact_losses_of_the_shared_files(tmp_path):
+def test_exact_losses_of_the_damaged_files(tmp_path):
     def lost(name):
         return [d.records for d in _recovered(CORRUPT / name, tmp_path)[1].lost if d.records]
 
-    assert lost("flipped_data_byte.array_record") == [(0, 2)]
-    assert lost("flipped_chunk_header_byte.array_record") == [(266, 268)]
+    def chunk_records(name):
+        return tuple(entry(name, "corrupt")["damaged_data_chunk"]["records"])
+
+    for name in ("flipped_data_byte", "flipped_chunk_header_byte", "truncated_mid_chunk"):
+        assert lost(f"{name}.array_record") == [chunk_records(f"{name}.array_record")]
     assert lost("flipped_block_header_byte.array_record") == []  # the chunk's bytes are intact
-    assert lost("truncated_mid_chunk.array_record") == [(284, 286)]
     got, result = _recovered(CORRUPT / "flipped_postscript_magic.array_record", tmp_path)
-    assert len(got) == 301 and result.footer == "search"
+    assert len(got) == entry("gs2_zstd3.array_record")["num_records"] and result.footer == "search"
 
 
 def test_header_damage_without_footer_is_resynchronised(tmp_path):
@@ -184,9 +185,9 @@ def test_reference_reads_recovered_file(tmp_path):
     dest = tmp_path / "new.array_record"
     recover(CORRUPT / "truncated_mid_chunk.array_record", dest)
     reader = reference_reader(dest)
-    assert reader.num_records() == 284
-    original = next(e for e in manifest("vectors") if e["name"] == "gs2_zstd3.array_record")
-    assert reader.read_all() == records_from_recipe(original["recipe"])[:284]
+    kept = entry("truncated_mid_chunk.array_record", "corrupt")["damaged_data_chunk"]["records"][0]
+    assert reader.num_records() == kept
+    assert reader.read_all() == records_from_recipe(entry("gs2_zstd3.array_record")["recipe"])[:kept]
     reader.close()
 
 

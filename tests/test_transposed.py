@@ -191,7 +191,7 @@ def test_vectors_present():
     names = {e["name"] for e in TRANSPOSED_VECTORS}
     assert {"transpose_random_bytes.array_record", "transpose_protobuf.array_record",
             "transpose_protobuf_uncompressed.array_record",
-            "transpose_mixed_brotli6.array_record"} <= names
+            "transpose_mixed_brotli6.array_record", "transpose_protobuf_snappy.array_record"} <= names
 
 
 @pytest.mark.parametrize("entry", TRANSPOSED_VECTORS, ids=lambda e: e["name"])
