@@ -1,9 +1,11 @@
-"""The chunk index: which data chunk holds record ``i``, and where that chunk lies.
+"""The chunk index: which data chunk holds record ``i``, where that chunk lies, and what it must be.
 
-It keeps 8 bytes per chunk (its file offset). Files from the reference writer
-have uniform groups (every chunk but the last holds ``group_size`` records), so
-record ``i`` is in chunk ``i // group_size``; files with other group layouts
-keep a cumulative record count as well and are searched with ``searchsorted``.
+It keeps 12 bytes per chunk: its file offset (8) and its decoded size (4; 8
+in files with a chunk of 4 GiB or more), which every read compares with the
+chunk it finds there. Files from the reference writer have uniform groups
+(every chunk but the last holds ``group_size`` records), so record ``i`` is
+in chunk ``i // group_size``; files with other group layouts keep a
+cumulative record count as well and are searched with ``searchsorted``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from .engine.proto import (
     BAD_ENTRY,
     NO_RECORDS,
     OUT_OF_ORDER,
+    WIDE_SIZE,
     decode_footer_entries,
     footer_first_records,
 )
@@ -25,6 +28,8 @@ from .parallel import CPUS, beside
 
 #: Footer entries per thread below which one thread decodes them all.
 PARALLEL_ENTRIES = 200_000
+#: Decoded sizes are kept in 4 bytes, unless one needs 8.
+_SIZE_TYPES = ((np.uint32, (1 << 32) - 1), (np.int64, 1 << 62))
 _ENTRY_PROBLEMS = {
     BAD_ENTRY: "is malformed",
     NO_RECORDS: "gives a chunk of no records (or too many)",
@@ -33,12 +38,14 @@ _ENTRY_PROBLEMS = {
 
 
 class ChunkIndex:
-    """Chunk offsets and record-to-chunk mapping of one file."""
+    """Chunk offsets, decoded sizes and record-to-chunk mapping of one file."""
 
-    def __init__(self, offsets: np.ndarray, firsts: np.ndarray | None, group_size: int, num_records: int,
-                 footer_offset: int) -> None:
-        """``offsets`` (int64) of checked chunks; ``firsts``, their first records, only for non-uniform groups."""
+    def __init__(self, offsets: np.ndarray, sizes: np.ndarray, firsts: np.ndarray | None, group_size: int,
+                 num_records: int, footer_offset: int) -> None:
+        """``offsets`` (int64) and decoded ``sizes`` of checked chunks; ``firsts``, their first records,
+        only for non-uniform groups."""
         self.offsets = offsets
+        self.sizes = sizes
         self.footer_offset = footer_offset
         self.num_records = num_records
         self.group_size = group_size
@@ -77,6 +84,10 @@ class ChunkIndex:
         following = self.first_record(k + 1) if k + 1 < len(self) else self.num_records
         return following - first
 
+    def expected(self, k: int) -> tuple[int, int]:
+        """What the footer says chunk ``k`` holds: ``(records, decoded size)``."""
+        return self.chunk_records(k), int(self.sizes[k])
+
     def record_counts(self) -> np.ndarray:
         """How many records each chunk holds (int64)."""
         firsts = np.arange(len(self), dtype=np.int64) * self.group_size if self._first is None else self._first
@@ -100,14 +111,19 @@ def read_footer(src: np.ndarray, at: int, limit: int, verify: bool) -> tuple[Foo
     count = footer.num_records - 1
     if count != meta.num_chunks:
         raise CorruptRecordError(f"footer lists {count} chunks, its metadata says {meta.num_chunks}")
-    offsets = np.empty(count, np.int64)
     bounds = footer.bounds[1:]
     parts = min(CPUS, max(1, count // PARALLEL_ENTRIES))
     edges = np.linspace(0, count, parts + 1).astype(np.int64).tolist()
     jobs = list(zip(edges[:-1], edges[1:]))
-    others = [beside(decode_footer_entries, footer.values, bounds, lo, hi, at, offsets) for lo, hi in jobs[1:]]
-    results = [decode_footer_entries(footer.values, bounds, *jobs[0], at, offsets)]
-    results += [result() for result in others]
+    offsets = np.empty(count, np.int64)
+    for size_type, size_limit in _SIZE_TYPES:
+        sizes = np.empty(count, size_type)
+        others = [beside(decode_footer_entries, footer.values, bounds, lo, hi, at, offsets, sizes, size_limit)
+                  for lo, hi in jobs[1:]]
+        results = [decode_footer_entries(footer.values, bounds, *jobs[0], at, offsets, sizes, size_limit)]
+        results += [result() for result in others]
+        if all(result[0] != WIDE_SIZE for result in results):
+            break
     for (lo, _), (status, where, *_) in zip(jobs, results):
         if status < 0 and lo and offsets[lo] <= offsets[lo - 1]:
             status, where = OUT_OF_ORDER, lo  # the ranges were checked apart: check where they meet
@@ -120,5 +136,5 @@ def read_footer(src: np.ndarray, at: int, limit: int, verify: bool) -> tuple[Foo
     uniform = all(result[2] == group_size and result[3] for result in results) and all(
         result[4] == group_size for result in results[:-1])
     firsts = None if uniform else footer_first_records(footer.values, bounds)
-    return meta, ChunkIndex(offsets, firsts, int(group_size), int(total), at)
+    return meta, ChunkIndex(offsets, sizes, firsts, int(group_size), int(total), at)
 

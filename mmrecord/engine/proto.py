@@ -22,55 +22,65 @@ WIRE_FIXED32 = 5
 BAD_ENTRY = 0  # malformed, without chunk_offset, or holding a value past int64
 NO_RECORDS = 1  # a chunk of no records
 OUT_OF_ORDER = 2  # an offset not after the previous one, before the first block header, or past the footer
+WIDE_SIZE = 3  # a decoded size past ``size_limit``: not damage, the sizes need a wider array
 
 
 @njit(inline="always")
 def _entry(buf, pos: int, stop: int):
-    """One ``ArrayRecordFooter`` message ``buf[pos:stop]``: ``(ok, chunk_offset, num_records)``.
+    """One ``ArrayRecordFooter`` message ``buf[pos:stop]``: ``(ok, chunk_offset, decoded_data_size, num_records)``.
 
-    Unknown fields are skipped as protobuf allows; ``ok`` is false for a
-    malformed message, one without ``chunk_offset``, or values past int64.
+    Unknown fields are skipped as protobuf allows, and absent ones are 0;
+    ``ok`` is false for a malformed message, one without ``chunk_offset``,
+    or values past int64.
     """
     offset = np.uint64(0)
+    size = np.uint64(0)
     count = np.uint64(0)
     has_offset = False
+    z = np.int64(0)
     while pos < stop:
         tag, pos = read_varint(buf, pos, stop)
         if pos < 0:
-            return False, np.int64(0), np.int64(0)
+            return False, z, z, z
         field = tag >> np.uint64(3)
         wire = tag & np.uint64(7)
         if wire == WIRE_VARINT:
             value, pos = read_varint(buf, pos, stop)
             if pos < 0:
-                return False, np.int64(0), np.int64(0)
+                return False, z, z, z
             if field == 1:
                 offset = value
                 has_offset = True
+            elif field == 2:
+                size = value
             elif field == 3:
                 count = value
         elif wire == WIRE_LENGTH:
             length, pos = read_varint(buf, pos, stop)
             if pos < 0 or length > np.uint64(stop - pos):
-                return False, np.int64(0), np.int64(0)
+                return False, z, z, z
             pos += np.int64(length)
         elif wire == WIRE_FIXED64:
             pos += 8
         elif wire == WIRE_FIXED32:
             pos += 4
         else:
-            return False, np.int64(0), np.int64(0)
-    ok = pos == stop and has_offset and offset < np.uint64(1 << 63) and count < np.uint64(1 << 62)
-    return ok, np.int64(offset), np.int64(count)
+            return False, z, z, z
+    ok = pos == stop and has_offset and offset < np.uint64(1 << 63) and size < np.uint64(1 << 62) \
+        and count < np.uint64(1 << 62)
+    return ok, np.int64(offset), np.int64(size), np.int64(count)
 
 
 @njit(cache=True, nogil=True)
-def decode_footer_entries(buf, bounds, lo: int, hi: int, footer_offset: int, chunk_offset):
+def decode_footer_entries(buf, bounds, lo: int, hi: int, footer_offset: int, chunk_offset, decoded_size,
+                          size_limit: int):
     """Decode and check footer messages ``lo..hi`` (``buf[bounds[k]:bounds[k+1]]``).
 
-    Writes each ``chunk_offset`` at ``k`` (threads may fill disjoint ranges
-    at once) and checks that they increase from 64 (after the signature) and
-    stay before the footer, and that every chunk holds records. Returns
+    Writes each ``chunk_offset`` and ``decoded_data_size`` at ``k`` (threads
+    may fill disjoint ranges at once; a size above ``size_limit``, what
+    ``decoded_size`` holds, stops with ``WIDE_SIZE``) and checks that the
+    offsets increase from 64 (after the signature) and stay before the
+    footer, and that every chunk holds records. Returns
     ``(status, where, group, uniform, last, total)``: ``status`` is -1 or a
     finding above about entry ``where``; ``group`` is entry ``lo``'s record
     count; ``uniform`` says the entries before the range's last hold
@@ -84,9 +94,11 @@ def decode_footer_entries(buf, bounds, lo: int, hi: int, footer_offset: int, chu
     total = np.int64(0)
     previous = np.int64(63)
     for k in range(lo, hi):
-        ok, offset, records = _entry(buf, bounds[k], bounds[k + 1])
+        ok, offset, size, records = _entry(buf, bounds[k], bounds[k + 1])
         if not ok:
             return BAD_ENTRY, np.int64(k), group, uniform, records, total
+        if size > size_limit:
+            return WIDE_SIZE, np.int64(k), group, uniform, records, total
         if records == 0 or records > (np.int64(1) << np.int64(62)) - total:
             return NO_RECORDS, np.int64(k), group, uniform, records, total
         if offset <= previous or offset >= footer_offset:
@@ -96,6 +108,7 @@ def decode_footer_entries(buf, bounds, lo: int, hi: int, footer_offset: int, chu
         elif records > group or (records < group and k + 1 < hi):
             uniform = False
         chunk_offset[k] = offset
+        decoded_size[k] = size
         previous = offset
         total += records
     return np.int64(-1), np.int64(-1), group, uniform, records, total
@@ -108,7 +121,7 @@ def footer_first_records(buf, bounds):
     first = np.int64(0)
     for k in range(len(bounds) - 1):
         firsts[k] = first
-        first += _entry(buf, bounds[k], bounds[k + 1])[2]
+        first += _entry(buf, bounds[k], bounds[k + 1])[3]
     return firsts
 
 

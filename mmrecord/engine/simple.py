@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .framing import OK, read_chunk
+from .framing import OK, SAME, SIMPLE_CHUNK, entry_mismatch, read_chunk
 from .memory import claim, copy_bytes
 from .native import decode_into
 from .varint import (
@@ -24,7 +24,6 @@ from .varint import (
 )
 
 BAD_LAYOUT = 100  # status: the blob lengths do not fit the chunk data
-SIMPLE_CHUNK = 0x72
 
 
 @njit(cache=True, nogil=True)
@@ -78,18 +77,20 @@ def read_simple(src, begin: int, limit: int, verify: bool):
 
 
 @njit(cache=True, nogil=True)
-def single_record_span(src, begin: int, limit: int, verify: bool):
+def single_record_span(src, begin: int, limit: int, verify: bool, decoded_size: int):
     """Where the record of a one-record simple chunk lies: ``(ok, codec_id, pos, stop, size)``.
 
     The record is the values payload ``src[pos:stop]`` (decompressing to
     ``size`` bytes). ``ok`` is false when the chunk is damaged, is not a
-    one-record simple chunk whose payload matches its decoded size, or is cut
-    by a block header; the caller then takes the general path, which also
-    gives the precise error.
+    one-record simple chunk whose payload matches its decoded size, disagrees
+    with its footer entry (one record of ``decoded_size`` bytes, ending where
+    the next chunk at ``limit`` begins), or is cut by a block header; the
+    caller then takes the general path, which also gives the precise error.
     """
-    status, _, chunk_type, num_records, decoded, start, _, _, codec, _, _, _, vp, vs, vn = read_simple(
+    status, _, chunk_type, num_records, decoded, start, data_size, _, codec, _, _, _, vp, vs, vn = read_simple(
         src, begin, limit, verify)
-    ok = status == OK and chunk_type == SIMPLE_CHUNK and num_records == 1 and start >= 0 and vn == decoded
+    ok = status == OK and chunk_type == SIMPLE_CHUNK and start >= 0 and vn == decoded and entry_mismatch(
+        begin, data_size, chunk_type, num_records, decoded, limit, 1, decoded_size) == SAME
     return ok, codec, vp, vs, vn
 
 
@@ -100,10 +101,10 @@ def chunk_span(offsets, footer_offset: int, k: int):
 
 
 @njit(cache=True, nogil=True)
-def indexed_record_span(src, offsets, footer_offset: int, k: int, verify: bool):
-    """:func:`single_record_span` of data chunk ``k``, found through the index, in one call."""
+def indexed_record_span(src, offsets, sizes, footer_offset: int, k: int, verify: bool):
+    """:func:`single_record_span` of data chunk ``k``, found through the index (``sizes``: decoded sizes), in one call."""
     begin, limit = chunk_span(offsets, footer_offset, k)
-    return single_record_span(src, begin, limit, verify)
+    return single_record_span(src, begin, limit, verify, sizes[k])
 
 
 @njit(inline="always")
@@ -119,21 +120,23 @@ def _record_into(buf, pos, stop, size, codec, native_codec, function, context, o
 
 
 @njit(cache=True, nogil=True)
-def indexed_record_into(src, offsets, footer_offset: int, k: int, verify: bool, native_codec: int,
+def indexed_record_into(src, offsets, sizes, footer_offset: int, k: int, verify: bool, native_codec: int,
                         function: int, context: int, out) -> int:
     """The record of one-record data chunk ``k``, checked and copied or decoded into ``out``.
 
     Returns its size: the record is ``out[:size]``, unless ``size >
     len(out)``, when nothing was written and a longer ``out`` is needed.
     Chunks cut by block headers are read from their joined copy. Returns -1
-    when the general path must read it: the chunk is damaged or holds
-    several records, its codec is neither 0 nor ``native_codec`` (decoded by
+    when the general path must read it: the chunk is damaged, holds
+    several records or disagrees with its footer entry (``sizes[k]``: its
+    decoded size), its codec is neither 0 nor ``native_codec`` (decoded by
     the C ``function``, see ``native``), or the decoder fails.
     """
     begin, limit = chunk_span(offsets, footer_offset, k)
-    status, _, chunk_type, num_records, decoded, start, _, copy, codec, _, _, _, pos, stop, size = read_simple(
-        src, begin, limit, verify)
-    if status != OK or chunk_type != SIMPLE_CHUNK or num_records != 1 or size != decoded:
+    status, _, chunk_type, num_records, decoded, start, data_size, copy, codec, _, _, _, pos, stop, size = \
+        read_simple(src, begin, limit, verify)
+    if status != OK or chunk_type != SIMPLE_CHUNK or size != decoded or entry_mismatch(
+            begin, data_size, chunk_type, num_records, decoded, limit, 1, sizes[k]) != SAME:
         return -1
     if size > len(out):
         return size
@@ -143,7 +146,7 @@ def indexed_record_into(src, offsets, footer_offset: int, k: int, verify: bool, 
 
 
 @njit(cache=True, nogil=True)
-def indexed_record_spans(src, offsets, footer_offset: int, chunks, verify: bool,
+def indexed_record_spans(src, offsets, sizes, footer_offset: int, chunks, verify: bool,
                          ok, codec, pos, stop, size, counter, step: int) -> None:
     """:func:`indexed_record_span` of ``chunks[i]`` into ``ok[i], codec[i], pos[i], stop[i], size[i]``.
 
@@ -157,7 +160,7 @@ def indexed_record_spans(src, offsets, footer_offset: int, chunks, verify: bool,
             return
         for i in range(lo, hi):
             ok[i], codec[i], pos[i], stop[i], size[i] = indexed_record_span(
-                src, offsets, footer_offset, chunks[i], verify)
+                src, offsets, sizes, footer_offset, chunks[i], verify)
 
 
 @njit(cache=True, nogil=True)
