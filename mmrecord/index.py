@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .chunk import read_chunk_records
+from .chunk import ChunkRecords, read_chunk_records
 from .engine.proto import (
     BAD_ENTRY,
     NO_RECORDS,
@@ -99,12 +99,16 @@ class ChunkIndex:
 
 
 def read_footer(src: np.ndarray, at: int, limit: int, verify: bool) -> tuple[FooterMetadata, ChunkIndex]:
-    """Read and check the footer chunk at ``at`` (ending by ``limit``): its metadata and the chunk index.
+    """Read and check the footer chunk at ``at`` (ending by ``limit``): its metadata and the chunk index."""
+    return footer_index(read_chunk_records(src, at, limit, verify), at)
+
+
+def footer_index(footer: ChunkRecords, at: int) -> tuple[FooterMetadata, ChunkIndex]:
+    """The metadata and chunk index of the footer chunk ``footer``, read at file position ``at``.
 
     A large footer's entries are decoded by several threads, each taking a
     range of them.
     """
-    footer = read_chunk_records(src, at, limit, verify)
     if footer.num_records < 1:
         raise CorruptRecordError("footer chunk holds no record")
     meta = FooterMetadata.decode(footer.record(0))

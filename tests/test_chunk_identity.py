@@ -135,3 +135,23 @@ def test_decoded_sizes_past_4_gib_are_kept_whole(tmp_path):
         writer.write(b"abc")
     with mmrecord.ArrayRecordReader(path2) as reader:
         assert reader._index.sizes.dtype == np.uint32
+
+
+def test_verify_names_the_chunk_in_the_wrong_place(tmp_path, capsys):
+    from mmrecord.cli import main
+    from mmrecord.inspection import verify
+
+    records = _records(6)
+    path = tmp_path / "f.array_record"
+    with mmrecord.ArrayRecordWriter(path, "group_size:1,zstd:1,pad_to_block_boundary:true") as writer:
+        writer.write_many(records)
+    data = bytearray(path.read_bytes())
+    data[2 * BLOCK_SIZE:3 * BLOCK_SIZE] = data[3 * BLOCK_SIZE:4 * BLOCK_SIZE]
+    path.write_bytes(bytes(data))
+    report = verify(path)
+    assert not report["ok"] and report["records_unreadable"] == 1
+    named = [d for d in report["damage"] if d.chunk_index == 2]
+    assert len(named) == 1 and named[0].records == (2, 3) and not named[0].recoverable
+    assert f"{len(records[3])} bytes of records, the footer says {len(records[2])}" in named[0].what
+    assert main(["verify", str(path)]) == 1
+    assert "the footer says" in capsys.readouterr().out

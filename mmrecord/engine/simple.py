@@ -102,7 +102,10 @@ def chunk_span(offsets, footer_offset: int, k: int):
 
 @njit(cache=True, nogil=True)
 def indexed_record_span(src, offsets, sizes, footer_offset: int, k: int, verify: bool):
-    """:func:`single_record_span` of data chunk ``k``, found through the index (``sizes``: decoded sizes), in one call."""
+    """:func:`single_record_span` of data chunk ``k``, found through the index, in one call.
+
+    ``sizes`` are the footer's decoded sizes, which the chunk must match.
+    """
     begin, limit = chunk_span(offsets, footer_offset, k)
     return single_record_span(src, begin, limit, verify, sizes[k])
 
