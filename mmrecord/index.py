@@ -1,8 +1,8 @@
 """The chunk index: which data chunk holds record ``i``, where that chunk lies, and what it must be.
 
-It keeps 12 bytes per chunk: its file offset (8) and its decoded size (4; 8
-in files with a chunk of 4 GiB or more), which every read compares with the
-chunk it finds there. Files from the reference writer have uniform groups
+It keeps 16 bytes per chunk, side by side: its file offset and its decoded
+size, which every read compares with the chunk it finds there (one cache
+line holds both). Files from the reference writer have uniform groups
 (every chunk but the last holds ``group_size`` records), so record ``i`` is
 in chunk ``i // group_size``; files with other group layouts keep a
 cumulative record count as well and are searched with ``searchsorted``.
@@ -17,7 +17,6 @@ from .engine.proto import (
     BAD_ENTRY,
     NO_RECORDS,
     OUT_OF_ORDER,
-    WIDE_SIZE,
     decode_footer_entries,
     footer_first_records,
 )
@@ -28,8 +27,6 @@ from .parallel import CPUS, beside
 
 #: Footer entries per thread below which one thread decodes them all.
 PARALLEL_ENTRIES = 200_000
-#: Decoded sizes are kept in 4 bytes, unless one needs 8.
-_SIZE_TYPES = ((np.uint32, (1 << 32) - 1), (np.int64, 1 << 62))
 _ENTRY_PROBLEMS = {
     BAD_ENTRY: "is malformed",
     NO_RECORDS: "gives a chunk of no records (or too many)",
@@ -40,12 +37,12 @@ _ENTRY_PROBLEMS = {
 class ChunkIndex:
     """Chunk offsets, decoded sizes and record-to-chunk mapping of one file."""
 
-    def __init__(self, offsets: np.ndarray, sizes: np.ndarray, firsts: np.ndarray | None, group_size: int,
-                 num_records: int, footer_offset: int) -> None:
-        """``offsets`` (int64) and decoded ``sizes`` of checked chunks; ``firsts``, their first records,
-        only for non-uniform groups."""
-        self.offsets = offsets
-        self.sizes = sizes
+    def __init__(self, chunks: np.ndarray, firsts: np.ndarray | None, group_size: int, num_records: int,
+                 footer_offset: int) -> None:
+        """``chunks``: each checked chunk's offset and decoded size (int64, one row each); ``firsts``,
+        their first records, only for non-uniform groups."""
+        self.chunks = chunks
+        self.offsets, self.sizes = chunks[:, 0], chunks[:, 1]
         self.footer_offset = footer_offset
         self.num_records = num_records
         self.group_size = group_size
@@ -70,7 +67,7 @@ class ChunkIndex:
 
     def span(self, k: int) -> tuple[int, int]:
         """File position of chunk ``k`` and the position it must end by."""
-        begin, limit = chunk_span(self.offsets, self.footer_offset, k)
+        begin, limit = chunk_span(self.chunks, self.footer_offset, k)
         return int(begin), int(limit)
 
     @property
@@ -119,15 +116,11 @@ def footer_index(footer: ChunkRecords, at: int) -> tuple[FooterMetadata, ChunkIn
     parts = min(CPUS, max(1, count // PARALLEL_ENTRIES))
     edges = np.linspace(0, count, parts + 1).astype(np.int64).tolist()
     jobs = list(zip(edges[:-1], edges[1:]))
-    offsets = np.empty(count, np.int64)
-    for size_type, size_limit in _SIZE_TYPES:
-        sizes = np.empty(count, size_type)
-        others = [beside(decode_footer_entries, footer.values, bounds, lo, hi, at, offsets, sizes, size_limit)
-                  for lo, hi in jobs[1:]]
-        results = [decode_footer_entries(footer.values, bounds, *jobs[0], at, offsets, sizes, size_limit)]
-        results += [result() for result in others]
-        if all(result[0] != WIDE_SIZE for result in results):
-            break
+    chunks = np.empty((count, 2), np.int64)
+    others = [beside(decode_footer_entries, footer.values, bounds, lo, hi, at, chunks) for lo, hi in jobs[1:]]
+    results = [decode_footer_entries(footer.values, bounds, *jobs[0], at, chunks)]
+    results += [result() for result in others]
+    offsets = chunks[:, 0]
     for (lo, _), (status, where, *_) in zip(jobs, results):
         if status < 0 and lo and offsets[lo] <= offsets[lo - 1]:
             status, where = OUT_OF_ORDER, lo  # the ranges were checked apart: check where they meet
@@ -140,5 +133,5 @@ def footer_index(footer: ChunkRecords, at: int) -> tuple[FooterMetadata, ChunkIn
     uniform = all(result[2] == group_size and result[3] for result in results) and all(
         result[4] == group_size for result in results[:-1])
     firsts = None if uniform else footer_first_records(footer.values, bounds)
-    return meta, ChunkIndex(offsets, sizes, firsts, int(group_size), int(total), at)
+    return meta, ChunkIndex(chunks, firsts, int(group_size), int(total), at)
 

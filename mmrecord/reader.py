@@ -146,8 +146,7 @@ class ArrayRecordReader:
             raise self._corrupt(err, "cannot read the footer", footer_at) from None
         self._meta = meta
         # The index's fields that r[i] reads on every call, as plain attributes.
-        index = self._index
-        self._num_records, self._offsets, self._sizes = index.num_records, index.offsets, index.sizes
+        self._num_records, self._chunks = self._index.num_records, self._index.chunks
         self._footer_offset = self._index.footer_offset
         codec = _file_codec(meta.writer_options)
         # The compressed codec whose records kernels decode; None when there is none.
@@ -235,7 +234,7 @@ class ArrayRecordReader:
         src = self._src_or_raise()
         if self._index.chunk_records(k) == 1:
             ok, codec, pos, stop, size = indexed_record_span(
-                src, self._index.offsets, self._index.sizes, self._index.footer_offset, k, self._verify)
+                src, self._index.chunks, self._index.footer_offset, k, self._verify)
             if ok:
                 return self._record_at(src, k, codec, pos, stop, size)
         return self._chunk(k).record(j)
@@ -358,7 +357,7 @@ class ArrayRecordReader:
         counter = np.zeros(1, np.int64)
 
         def locate() -> None:
-            indexed_record_spans(src, index.offsets, index.sizes, index.footer_offset, indices, self._verify,
+            indexed_record_spans(src, index.chunks, index.footer_offset, indices, self._verify,
                                  ok, codec, pos, stop, size, counter, SPAN_STEP)
 
         self._together(locate, parallel)
@@ -463,12 +462,12 @@ class ArrayRecordReader:
         if src is not None and 0 <= k < n:
             out = _scratch.buffer
             function, context = self._kernel_decoder()
-            size = indexed_record_into(src, self._offsets, self._sizes, self._footer_offset, k, self._verify,
+            size = indexed_record_into(src, self._chunks, self._footer_offset, k, self._verify,
                                        self._kernel_codec_id, function, context, out)
             if size > len(out):
                 out = _scratch_for(size)
-                size = indexed_record_into(src, self._offsets, self._sizes, self._footer_offset, k,
-                                           self._verify, self._kernel_codec_id, function, context, out)
+                size = indexed_record_into(src, self._chunks, self._footer_offset, k, self._verify,
+                                           self._kernel_codec_id, function, context, out)
             if size >= 0:
                 return out[:size].tobytes()
         return self._record(self._normalize(i))

@@ -337,7 +337,7 @@ def _footer_from(s: Survey, w: int):
             fits.append((at, *found))
     if fits:
         at, meta, index = next((fit for fit in fits if _follows_last(s, fit[2].offsets, fit[0])), fits[0])
-        return (meta, index.offsets, index.record_counts(), index.sizes.astype(np.int64), at), None
+        return (meta, index.offsets, index.record_counts(), index.sizes, at), None
     meta = _try(FooterMetadata.decode, records.record(0))[0] if records.num_records else None
     if meta is not None and meta.num_chunks == records.num_records - 1:
         s._roles[w] = FOOTER

@@ -18,7 +18,7 @@ and postscript headers) and checks:
 
 Cases are derived from ``(seed, case number)``, so any case can be replayed.
 They run in worker processes: a worker that dies is a crash, one that takes
-longer than ``--timeout`` seconds a hang. The full run (about 20 minutes on
+longer than ``--timeout`` seconds a hang. The full run (about 3 minutes on
 two cores)::
 
     python -m tests.fuzz_damage --cases 10000 --seed 1
@@ -112,7 +112,7 @@ def build_corpus(directory: str) -> dict[str, Original]:
         with mmrecord.ArrayRecordWriter(path, options) as writer:
             writer.write_many(records)
         with mmrecord.ArrayRecordReader(path) as reader:
-            begins, footer_at = reader._offsets.tolist(), reader._footer_offset
+            begins, footer_at = reader._index.offsets.tolist(), reader._footer_offset
         with open(path, "rb") as f:
             out[options] = Original(options, f.read(), records, begins, footer_at)
     return out

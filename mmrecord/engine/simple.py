@@ -95,19 +95,19 @@ def single_record_span(src, begin: int, limit: int, verify: bool, decoded_size: 
 
 
 @njit(cache=True, nogil=True)
-def chunk_span(offsets, footer_offset: int, k: int):
-    """File position of data chunk ``k`` and the position it must end by (the next chunk or the footer)."""
-    return offsets[k], offsets[k + 1] if k + 1 < len(offsets) else footer_offset
+def chunk_span(chunks, footer_offset: int, k: int):
+    """File position of data chunk ``k`` and the position it must end by (the next chunk or the footer).
+
+    ``chunks`` is the index's table: row ``k`` holds chunk ``k``'s offset and decoded size.
+    """
+    return chunks[k, 0], chunks[k + 1, 0] if k + 1 < len(chunks) else footer_offset
 
 
 @njit(cache=True, nogil=True)
-def indexed_record_span(src, offsets, sizes, footer_offset: int, k: int, verify: bool):
-    """:func:`single_record_span` of data chunk ``k``, found through the index, in one call.
-
-    ``sizes`` are the footer's decoded sizes, which the chunk must match.
-    """
-    begin, limit = chunk_span(offsets, footer_offset, k)
-    return single_record_span(src, begin, limit, verify, sizes[k])
+def indexed_record_span(src, chunks, footer_offset: int, k: int, verify: bool):
+    """:func:`single_record_span` of data chunk ``k``, found through the index table, in one call."""
+    begin, limit = chunk_span(chunks, footer_offset, k)
+    return single_record_span(src, begin, limit, verify, chunks[k, 1])
 
 
 @njit(inline="always")
@@ -123,7 +123,7 @@ def _record_into(buf, pos, stop, size, codec, native_codec, function, context, o
 
 
 @njit(cache=True, nogil=True)
-def indexed_record_into(src, offsets, sizes, footer_offset: int, k: int, verify: bool, native_codec: int,
+def indexed_record_into(src, chunks, footer_offset: int, k: int, verify: bool, native_codec: int,
                         function: int, context: int, out) -> int:
     """The record of one-record data chunk ``k``, checked and copied or decoded into ``out``.
 
@@ -131,15 +131,15 @@ def indexed_record_into(src, offsets, sizes, footer_offset: int, k: int, verify:
     len(out)``, when nothing was written and a longer ``out`` is needed.
     Chunks cut by block headers are read from their joined copy. Returns -1
     when the general path must read it: the chunk is damaged, holds
-    several records or disagrees with its footer entry (``sizes[k]``: its
-    decoded size), its codec is neither 0 nor ``native_codec`` (decoded by
-    the C ``function``, see ``native``), or the decoder fails.
+    several records or disagrees with its footer entry (``chunks[k]``: its
+    offset and decoded size), its codec is neither 0 nor ``native_codec``
+    (decoded by the C ``function``, see ``native``), or the decoder fails.
     """
-    begin, limit = chunk_span(offsets, footer_offset, k)
+    begin, limit = chunk_span(chunks, footer_offset, k)
     status, _, chunk_type, num_records, decoded, start, data_size, copy, codec, _, _, _, pos, stop, size = \
         read_simple(src, begin, limit, verify)
     if status != OK or chunk_type != SIMPLE_CHUNK or size != decoded or entry_mismatch(
-            begin, data_size, chunk_type, num_records, decoded, limit, 1, sizes[k]) != SAME:
+            begin, data_size, chunk_type, num_records, decoded, limit, 1, chunks[k, 1]) != SAME:
         return -1
     if size > len(out):
         return size
@@ -149,21 +149,21 @@ def indexed_record_into(src, offsets, sizes, footer_offset: int, k: int, verify:
 
 
 @njit(cache=True, nogil=True)
-def indexed_record_spans(src, offsets, sizes, footer_offset: int, chunks, verify: bool,
+def indexed_record_spans(src, chunks, footer_offset: int, which, verify: bool,
                          ok, codec, pos, stop, size, counter, step: int) -> None:
-    """:func:`indexed_record_span` of ``chunks[i]`` into ``ok[i], codec[i], pos[i], stop[i], size[i]``.
+    """:func:`indexed_record_span` of chunk ``which[i]`` into ``ok[i], codec[i], pos[i], stop[i], size[i]``.
 
     Any number of threads may call this with the same one-element int64
     ``counter`` (starting at 0): each atomically claims ``step`` chunks at a
     time until none are left.
     """
     while True:
-        lo, hi = claim(counter, step, len(chunks))
+        lo, hi = claim(counter, step, len(which))
         if lo >= hi:
             return
         for i in range(lo, hi):
             ok[i], codec[i], pos[i], stop[i], size[i] = indexed_record_span(
-                src, offsets, sizes, footer_offset, chunks[i], verify)
+                src, chunks, footer_offset, which[i], verify)
 
 
 @njit(cache=True, nogil=True)
