@@ -96,7 +96,9 @@ class ArrayRecordReader:
     once; the sequential cursor (``read()``/``seek()``) belongs to one thread.
 
     Every chunk read is checked against its hashes (``verify_checksums:false``
-    in the options turns that off); a damaged file raises
+    in the options turns that off) and against the footer's entry for it:
+    a data chunk of that record count and decoded size, ending where the next
+    chunk begins (this stays on). A damaged file raises
     :class:`~mmrecord.errors.CorruptRecordError` naming the file, chunk and
     byte offset.
     """
