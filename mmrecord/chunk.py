@@ -16,6 +16,7 @@ import numpy as np
 from .blob import decompress_payload
 from .codecs import Codec
 from .engine import framing, simple
+from .engine.blocks import chunk_end
 from .engine.gather import sizes_to_bounds
 from .engine.varint import (
     decode_varints_into,
@@ -76,11 +77,35 @@ def _read(src: np.ndarray, begin: int, limit: int, verify: bool):
     return fields
 
 
-def read_chunk_records(src: np.ndarray, begin: int, limit: int, verify: bool) -> ChunkRecords:
-    """Read, check and decode the data chunk at file position ``begin`` (ending by ``limit``)."""
+def entry_mismatch_text(finding: int, begin: int, data_size: int, chunk_type: int, num_records: int,
+                        decoded_size: int, next_begin: int, records: int, size: int) -> str:
+    """What ``framing.entry_mismatch`` found, naming the chunk's value and the footer's."""
+    if finding == framing.NOT_DATA:
+        return f"expected a data chunk, found chunk type {chunk_type:#04x}"
+    if finding == framing.RECORDS:
+        return f"chunk holds {num_records} records, the footer says {records}"
+    if finding == framing.DECODED:
+        return f"chunk holds {decoded_size} bytes of records, the footer says {size}"
+    end = int(chunk_end(begin, data_size, num_records))
+    return f"chunk ends at byte {end}, the footer has the next chunk begin at byte {next_begin}"
+
+
+def read_chunk_records(src: np.ndarray, begin: int, limit: int, verify: bool,
+                       expect: tuple[int, int] | None = None) -> ChunkRecords:
+    """Read, check and decode the data chunk at file position ``begin`` (ending by ``limit``).
+
+    With ``expect``, the footer entry's ``(records, decoded size)``, the chunk
+    must agree with it and end where the next chunk (at ``limit``) begins
+    (``framing.entry_mismatch``): this check stays on without ``verify``.
+    """
     (_, _, chunk_type, num_records, decoded, start, size, copy,
      codec_id, sizes_pos, sizes_stop, sizes_size, values_pos, values_stop, values_size) = _read(
         src, begin, limit, verify)
+    if expect is not None:
+        finding = framing.entry_mismatch(begin, size, chunk_type, num_records, decoded, limit, *expect)
+        if finding != framing.SAME:
+            raise CorruptRecordError(entry_mismatch_text(finding, begin, size, chunk_type, num_records, decoded,
+                                                         limit, *expect), offset=begin)
     buf = src if start >= 0 else copy
     if chunk_type == TRANSPOSED:
         data = src[start:start + size] if start >= 0 else copy

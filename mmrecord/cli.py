@@ -253,9 +253,11 @@ def cmd_recover(args: argparse.Namespace) -> int:
     print(f"recovered {result.records_written:,} records{total} from {result.chunks_kept:,} intact chunks "
           f"into {result.destination}")
     print(f"  options        {result.options}")
-    index_note = {"postscript": "exact (from the footer)", "search": "exact (from the footer, found without "
-                  "its postscript)"}.get(result.footer, "from the chunks" + (
-                      "" if result.indices_exact else ", uncertain after an unrecoverable gap"))
+    if result.indices_exact:
+        index_note = {"postscript": "exact (from the footer)", "search": "exact (from the footer, found without "
+                      "its postscript)"}.get(result.footer, "exact (from the chunks' record counts)")
+    else:
+        index_note = f"approximate: {result.indices_note}"
     print(f"  record numbers {index_note}")
     for first, count, new in result.kept:
         old = f"original records {first:,}..{first + count - 1:,}" if first >= 0 else \

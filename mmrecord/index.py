@@ -1,16 +1,18 @@
-"""The chunk index: which data chunk holds record ``i``, and where that chunk lies.
+"""The chunk index: which data chunk holds record ``i``, where that chunk lies, and what it must be.
 
-It keeps 8 bytes per chunk (its file offset). Files from the reference writer
-have uniform groups (every chunk but the last holds ``group_size`` records), so
-record ``i`` is in chunk ``i // group_size``; files with other group layouts
-keep a cumulative record count as well and are searched with ``searchsorted``.
+It keeps 16 bytes per chunk, side by side: its file offset and its decoded
+size, which every read compares with the chunk it finds there (one cache
+line holds both). Files from the reference writer have uniform groups
+(every chunk but the last holds ``group_size`` records), so record ``i`` is
+in chunk ``i // group_size``; files with other group layouts keep a
+cumulative record count as well and are searched with ``searchsorted``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .chunk import read_chunk_records
+from .chunk import ChunkRecords, read_chunk_records
 from .engine.proto import (
     BAD_ENTRY,
     NO_RECORDS,
@@ -33,12 +35,14 @@ _ENTRY_PROBLEMS = {
 
 
 class ChunkIndex:
-    """Chunk offsets and record-to-chunk mapping of one file."""
+    """Chunk offsets, decoded sizes and record-to-chunk mapping of one file."""
 
-    def __init__(self, offsets: np.ndarray, firsts: np.ndarray | None, group_size: int, num_records: int,
+    def __init__(self, chunks: np.ndarray, firsts: np.ndarray | None, group_size: int, num_records: int,
                  footer_offset: int) -> None:
-        """``offsets`` (int64) of checked chunks; ``firsts``, their first records, only for non-uniform groups."""
-        self.offsets = offsets
+        """``chunks``: each checked chunk's offset and decoded size (int64, one row each); ``firsts``,
+        their first records, only for non-uniform groups."""
+        self.chunks = chunks
+        self.offsets, self.sizes = chunks[:, 0], chunks[:, 1]
         self.footer_offset = footer_offset
         self.num_records = num_records
         self.group_size = group_size
@@ -63,7 +67,7 @@ class ChunkIndex:
 
     def span(self, k: int) -> tuple[int, int]:
         """File position of chunk ``k`` and the position it must end by."""
-        begin, limit = chunk_span(self.offsets, self.footer_offset, k)
+        begin, limit = chunk_span(self.chunks, self.footer_offset, k)
         return int(begin), int(limit)
 
     @property
@@ -84,6 +88,10 @@ class ChunkIndex:
         following = self.first_record(k + 1) if k + 1 < len(self) else self.num_records
         return following - first
 
+    def expected(self, k: int) -> tuple[int, int]:
+        """What the footer says chunk ``k`` holds: ``(records, decoded size)``."""
+        return self.chunk_records(k), int(self.sizes[k])
+
     def record_counts(self) -> np.ndarray:
         """How many records each chunk holds (int64)."""
         firsts = np.arange(len(self), dtype=np.int64) * self.group_size if self._first is None else self._first
@@ -95,26 +103,31 @@ class ChunkIndex:
 
 
 def read_footer(src: np.ndarray, at: int, limit: int, verify: bool) -> tuple[FooterMetadata, ChunkIndex]:
-    """Read and check the footer chunk at ``at`` (ending by ``limit``): its metadata and the chunk index.
+    """Read and check the footer chunk at ``at`` (ending by ``limit``): its metadata and the chunk index."""
+    return footer_index(read_chunk_records(src, at, limit, verify), at)
+
+
+def footer_index(footer: ChunkRecords, at: int) -> tuple[FooterMetadata, ChunkIndex]:
+    """The metadata and chunk index of the footer chunk ``footer``, read at file position ``at``.
 
     A large footer's entries are decoded by several threads, each taking a
     range of them.
     """
-    footer = read_chunk_records(src, at, limit, verify)
     if footer.num_records < 1:
         raise CorruptRecordError("footer chunk holds no record")
     meta = FooterMetadata.decode(footer.record(0))
     count = footer.num_records - 1
     if count != meta.num_chunks:
         raise CorruptRecordError(f"footer lists {count} chunks, its metadata says {meta.num_chunks}")
-    offsets = np.empty(count, np.int64)
     bounds = footer.bounds[1:]
     parts = min(CPUS, max(1, count // PARALLEL_ENTRIES))
     edges = np.linspace(0, count, parts + 1).astype(np.int64).tolist()
     jobs = list(zip(edges[:-1], edges[1:]))
-    others = [beside(decode_footer_entries, footer.values, bounds, lo, hi, at, offsets) for lo, hi in jobs[1:]]
-    results = [decode_footer_entries(footer.values, bounds, *jobs[0], at, offsets)]
+    chunks = np.empty((count, 2), np.int64)
+    others = [beside(decode_footer_entries, footer.values, bounds, lo, hi, at, chunks) for lo, hi in jobs[1:]]
+    results = [decode_footer_entries(footer.values, bounds, *jobs[0], at, chunks)]
     results += [result() for result in others]
+    offsets = chunks[:, 0]
     for (lo, _), (status, where, *_) in zip(jobs, results):
         if status < 0 and lo and offsets[lo] <= offsets[lo - 1]:
             status, where = OUT_OF_ORDER, lo  # the ranges were checked apart: check where they meet
@@ -127,5 +140,5 @@ def read_footer(src: np.ndarray, at: int, limit: int, verify: bool) -> tuple[Foo
     uniform = all(result[2] == group_size and result[3] for result in results) and all(
         result[4] == group_size for result in results[:-1])
     firsts = None if uniform else footer_first_records(footer.values, bounds)
-    return meta, ChunkIndex(offsets, firsts, int(group_size), int(total), at)
+    return meta, ChunkIndex(chunks, firsts, int(group_size), int(total), at)
 

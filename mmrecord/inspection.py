@@ -94,6 +94,9 @@ def info(path: str | os.PathLike, sizes: bool = True, progress: Progress | None 
 def verify(path: str | os.PathLike, decode: bool = True, progress: Progress | None = None) -> dict:
     """Check every block header, chunk header, data hash, the footer and postscript, and decode every chunk.
 
+    Each data chunk must also be the one the footer lists at its offset (the
+    reader's check), else the damage names both record counts or sizes.
+
     Returns ``{"path", "ok", "records", "chunks", "damage": [Damage, ...]}``;
     ``ok`` is true only for a file with no damage at all.
     """

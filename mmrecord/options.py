@@ -176,8 +176,9 @@ class ReaderOptions:
     reads; ``max_parallelism`` sizes the thread pool of batch and sequential
     reads (0 reads on the calling thread); ``index_storage_option`` and
     ``footer_prefetch_bytes`` are accepted for compatibility (the index always
-    lives in memory, at 8 bytes a chunk); ``verify_checksums`` turns the hash
-    checks of chunk and block headers and chunk data on or off.
+    lives in memory, at 16 bytes a chunk); ``verify_checksums`` turns the hash
+    checks of chunk and block headers and chunk data on or off (each chunk's
+    agreement with its footer entry is checked either way).
     """
 
     readahead_buffer_size: int = 16 << 20

@@ -97,7 +97,9 @@ class ArrayRecordReader:
     once; the sequential cursor (``read()``/``seek()``) belongs to one thread.
 
     Every chunk read is checked against its hashes (``verify_checksums:false``
-    in the options turns that off); a damaged file raises
+    in the options turns that off) and against the footer's entry for it:
+    a data chunk of that record count and decoded size, ending where the next
+    chunk begins (this stays on). A damaged file raises
     :class:`~mmrecord.errors.CorruptRecordError` naming the file, chunk and
     byte offset.
     """
@@ -157,7 +159,7 @@ class ArrayRecordReader:
             raise self._corrupt(err, "cannot read the footer", footer_at) from None
         self._meta = meta
         # The index's fields that r[i] reads on every call, as plain attributes.
-        self._num_records, self._offsets = self._index.num_records, self._index.offsets
+        self._num_records, self._chunks = self._index.num_records, self._index.chunks
         self._footer_offset = self._index.footer_offset
         codec = _file_codec(meta.writer_options)
         # The compressed codec whose records kernels decode; None when there is none.
@@ -215,12 +217,7 @@ class ArrayRecordReader:
         """Read, check and decode data chunk ``k``."""
         begin, limit = self._index.span(k)
         try:
-            chunk = read_chunk_records(self._src_or_raise(), begin, limit, self._verify)
-            expected = self._index.chunk_records(k)
-            if chunk.num_records != expected:
-                raise CorruptRecordError(
-                    f"chunk holds {chunk.num_records} records, the footer says {expected}")
-            return chunk
+            return read_chunk_records(self._src_or_raise(), begin, limit, self._verify, self._index.expected(k))
         except CorruptRecordError as err:
             raise self._corrupt(err, "cannot read a data chunk", begin, k) from None
 
@@ -255,7 +252,7 @@ class ArrayRecordReader:
         src = self._src_or_raise()
         if self._index.chunk_records(k) == 1:
             ok, codec, pos, stop, size = indexed_record_span(
-                src, self._index.offsets, self._index.footer_offset, k, self._verify)
+                src, self._index.chunks, self._index.footer_offset, k, self._verify)
             if ok:
                 return self._record_at(src, k, codec, pos, stop, size)
         return self._chunk(k).record(j)
@@ -378,7 +375,7 @@ class ArrayRecordReader:
         counter = np.zeros(1, np.int64)
 
         def locate() -> None:
-            indexed_record_spans(src, index.offsets, index.footer_offset, indices, self._verify,
+            indexed_record_spans(src, index.chunks, index.footer_offset, indices, self._verify,
                                  ok, codec, pos, stop, size, counter, SPAN_STEP)
 
         self._together(locate, parallel)
@@ -483,11 +480,11 @@ class ArrayRecordReader:
         if src is not None and 0 <= k < n:
             out = _scratch.buffer
             function, context = self._kernel_decoder()
-            size = indexed_record_into(src, self._offsets, self._footer_offset, k, self._verify,
+            size = indexed_record_into(src, self._chunks, self._footer_offset, k, self._verify,
                                        self._kernel_codec_id, function, context, out)
             if size > len(out):
                 out = _scratch_for(size)
-                size = indexed_record_into(src, self._offsets, self._footer_offset, k, self._verify,
+                size = indexed_record_into(src, self._chunks, self._footer_offset, k, self._verify,
                                            self._kernel_codec_id, function, context, out)
             if size >= 0:
                 return out[:size].tobytes()

@@ -80,7 +80,7 @@ def test_records_cut_by_block_headers(tmp_path, codec):
         assert not ok.all() and ok.any()  # both kinds are present
         out = np.empty(1 << 17, np.uint8)
         for i in np.flatnonzero(~ok).tolist():
-            size = indexed_record_into(r._src, r._index.offsets, r._index.footer_offset, i, True,
+            size = indexed_record_into(r._src, r._index.chunks, r._index.footer_offset, i, True,
                                        r._kernel_codec_id, *r._kernel_decoder(), out)
             assert out[:size].tobytes() == records[i]
     for way, got in read_every_way(path).items():

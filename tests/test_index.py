@@ -103,3 +103,42 @@ def test_opens_on_the_pool_never_wait_on_each_other(tmp_path, monkeypatch):
     worker.join(120)
     assert not worker.is_alive(), "opening shards in parallel deadlocked"
     assert got == RECORDS * 12
+
+
+def _field(number: int, value: int | bytes) -> bytes:
+    from mmrecord.engine.varint import encode_varint
+
+    if isinstance(value, bytes):
+        return encode_varint(number << 3 | 2) + encode_varint(len(value)) + value
+    return encode_varint(number << 3) + encode_varint(value)
+
+
+@pytest.mark.parametrize("message, expected", [
+    (_field(1, 100) + _field(2, 7) + _field(3, 1), (100, 7, 1)),  # the writers' layout
+    (_field(3, 2) + _field(2, 9) + _field(1, 200), (200, 9, 2)),  # any order
+    (_field(1, 300) + _field(7, 5) + _field(2, 4) + _field(9, b"xy") + _field(3, 3), (300, 4, 3)),  # unknown
+    (_field(1, 400) + _field(3, 4), (400, 0, 4)),  # no decoded size: 0
+    (_field(1, 1) + _field(2, 1) + _field(3, 1) + _field(1, 500) + _field(2, 6), (500, 6, 1)),  # last wins
+])
+def test_footer_entries_in_any_field_layout(message, expected):
+    from mmrecord.engine.proto import decode_footer_entries
+
+    buf = np.frombuffer(message, np.uint8)
+    bounds = np.array([0, len(buf)], np.int64)
+    chunks = np.zeros((1, 2), np.int64)
+    status = decode_footer_entries(buf, bounds, 0, 1, 1 << 40, chunks)[0]
+    assert status == -1 and tuple(chunks[0].tolist()) == expected[:2]
+
+
+@pytest.mark.parametrize("message", [
+    _field(2, 7) + _field(3, 1),  # no chunk offset
+    _field(1, 100) + _field(2, 7) + b"\x18",  # cut short
+    _field(1, 100) + _field(2, 1 << 62) + _field(3, 1),  # a size past int64's quarter
+])
+def test_malformed_footer_entries(message):
+    from mmrecord.engine.proto import BAD_ENTRY, decode_footer_entries
+
+    buf = np.frombuffer(message, np.uint8)
+    bounds = np.array([0, len(buf)], np.int64)
+    status = decode_footer_entries(buf, bounds, 0, 1, 1 << 40, np.zeros((1, 2), np.int64))[0]
+    assert status == BAD_ENTRY

@@ -250,3 +250,125 @@ def test_block_header_and_scan_kernels():
     kind, status, begin2, end2, _, _, nrec, *_ = scan.walk_chunks(damaged, 0)
     assert kind[5] == scan.GAP and status[5] == scan.HEADER_HASH and end2[5] == begin[6]
     assert list(begin2[6:]) == list(begin[6:])
+
+
+def _padded(tmp_path, records, options="group_size:1,uncompressed,pad_to_block_boundary:true") -> bytes:
+    path = tmp_path / "orig.array_record"
+    with mmrecord.ArrayRecordWriter(path, options) as writer:
+        writer.write_many(records)
+    return path.read_bytes()
+
+
+def _recover_bytes(tmp_path, data: bytes):
+    path = tmp_path / "bad.array_record"
+    path.write_bytes(data)
+    return _recovered(path, tmp_path)
+
+
+ABCD = [bytes([65 + i]) * (100 + 10 * i) for i in range(4)]
+B = 65536
+
+
+def test_a_deleted_block_costs_its_record_and_writes_no_footer(tmp_path):
+    """Padded, one chunk a block: the postscript's footer offset is stale, the footer is found by content."""
+    data = _padded(tmp_path, ABCD)
+    got, result = _recovered_and_checked(tmp_path, data[:2 * B] + data[3 * B:])
+    assert got == [ABCD[0], ABCD[1], ABCD[3]]
+    assert result.kept == [(0, 2, 0), (3, 1, 2)] and result.indices_exact
+    assert [d.records for d in result.lost if d.records] == [(2, 3)]
+
+
+def test_an_inserted_block_keeps_the_chunk_at_the_old_footer_offset(tmp_path):
+    data = _padded(tmp_path, ABCD)
+    for block in (bytes(B), np.random.default_rng(0).bytes(B)):
+        got, result = _recovered_and_checked(tmp_path, data[:2 * B] + block + data[2 * B:])
+        assert got == ABCD and result.kept == [(0, 4, 0)] and result.indices_exact
+        assert result.footer == "search"
+
+
+def test_a_damaged_footer_block_header_is_not_data(tmp_path):
+    """The footer begins a block in a padded file: its block header damaged, its bytes still read as a footer."""
+    data = bytearray(_padded(tmp_path, ABCD))
+    data[4 * B + 10] ^= 1  # the footer's block header
+    got, result = _recovered_and_checked(tmp_path, bytes(data))
+    assert got == ABCD and result.indices_exact and result.footer == "postscript"
+    assert verify(tmp_path / "bad.array_record")["ok"] is False
+
+
+def test_a_damaged_postscript_block_header_is_not_data(tmp_path):
+    data = bytearray(_padded(tmp_path, ABCD))
+    data[-B + 5] ^= 1
+    got, result = _recovered_and_checked(tmp_path, bytes(data))
+    assert got == ABCD and result.indices_exact
+
+
+def test_a_stale_postscript_offset(tmp_path):
+    """A valid postscript giving a wrong footer offset: the footer is found by its content."""
+    from fuzz_damage import _postscript_block
+
+    data = _padded(tmp_path, ABCD)
+    for target in (64, B, 3 * B, 5 * B):
+        got, result = _recovered_and_checked(tmp_path, data[:-B] + _postscript_block(len(data) - B, target))
+        assert got == ABCD and result.indices_exact, target
+
+
+def test_swapped_blocks_keep_their_records(tmp_path):
+    data = _padded(tmp_path, ABCD)
+    got, result = _recovered_and_checked(tmp_path, data[:B] + data[2 * B:3 * B] + data[B:2 * B] + data[3 * B:])
+    assert sorted(got) == sorted(ABCD)
+
+
+def test_group_size_without_a_footer_is_proven_or_reported(tmp_path):
+    """10 records at group size 4 (chunks of 4, 4, 2), footer damaged, chunk headers damaged.
+
+    Each chunk spans a block boundary, so the block header there proves that
+    the damaged header hid one chunk; how many records it held, only an
+    intact chunk that is not the last can tell.
+    """
+    records = [bytes([65 + i]) * (20_000 + i) for i in range(10)]
+    path = tmp_path / "g.array_record"
+    with mmrecord.ArrayRecordWriter(path, "group_size:4,uncompressed") as writer:
+        writer.write_many(records)
+    with survey(path) as s:
+        begins, footer = s.chunks.begin.tolist(), s.footer_offset
+    data = bytearray(path.read_bytes())
+    data[footer + 60] ^= 1  # the footer's data
+    both = bytearray(data)
+    both[begins[0] + 3] ^= 1
+    both[begins[1] + 3] ^= 1
+    got, result = _recovered_and_checked(tmp_path, bytes(both))
+    assert got == records[8:] and result.kept == [(-1, 2, 0)] and not result.indices_exact
+    assert "whose record count no intact chunk shows" in result.indices_note
+    one = bytearray(data)
+    one[begins[0] + 3] ^= 1  # chunk 1 survives and shows the group size
+    got, result = _recovered_and_checked(tmp_path, bytes(one))
+    assert got == records[4:] and result.kept == [(4, 6, 0)] and result.indices_exact
+    assert result.options.startswith("group_size:4,")
+
+
+def test_padded_file_without_footer_is_numbered_only_where_proven(tmp_path):
+    """Without the footer, a padded file's numbering is not proven past the first block boundary."""
+    data = _padded(tmp_path, ABCD)
+    got, result = _recovered_and_checked(tmp_path, data[:2 * B] + data[3 * B:4 * B])  # block 2 and footer gone
+    assert got == [ABCD[0], ABCD[1], ABCD[3]]
+    assert result.kept[0] == (0, 1, 0) and all(first < 0 for first, _, _ in result.kept[1:])
+    assert not result.indices_exact and "block boundary" in result.indices_note
+
+
+def test_cli_says_when_numbers_are_approximate(tmp_path, capsys):
+    from mmrecord.cli import main
+
+    data = _padded(tmp_path, ABCD)
+    path = tmp_path / "bad.array_record"
+    path.write_bytes(data[:2 * B] + data[3 * B:4 * B])
+    assert main(["recover", str(path), "-o", str(tmp_path / "new.array_record")]) == 0
+    out = capsys.readouterr().out
+    assert "record numbers approximate: the data chunk at byte 65536 begins on a block boundary" in out
+
+
+def _recovered_and_checked(tmp_path, data: bytes):
+    """Recover ``data``: every record written is an original, and numbered ones are where they belong."""
+    got, result = _recover_bytes(tmp_path, data)
+    originals = set(ABCD) | {bytes([65 + i]) * (20_000 + i) for i in range(10)}
+    assert set(got) <= originals
+    return got, result

@@ -63,6 +63,13 @@ def padding_length(pos: int) -> int:
 
 
 @njit(cache=True, nogil=True)
+def padded_end(pos: int) -> int:
+    """Where the padding chunk a padding writer puts at ``pos`` ends: ``pos`` itself at a block boundary."""
+    length = padding_length(pos)
+    return chunk_end(pos, length - CHUNK_HEADER_SIZE, 0) if length else pos
+
+
+@njit(cache=True, nogil=True)
 def write_block_header(out, at: int, block_pos: int, chunk_begin: int, chunk_stop: int) -> None:
     """Write the 24-byte header of the block at file position ``block_pos`` into ``out[at:]``."""
     store_u64(out, at + 8, block_pos - chunk_begin)

@@ -19,6 +19,7 @@ from .blocks import (
     chunk_end,
     copy_logical,
     emit_logical,
+    padded_end,
     padding_length,
     write_block_header,
 )
@@ -33,6 +34,17 @@ BLOCK_HEADER = 3  # a block header inside the chunk is damaged or points elsewhe
 DATA_HASH = 4  # the chunk data's hash does not match
 BAD_POSITION = 5  # the chunk cannot begin there (inside a block header)
 
+PADDING_CHUNK = 0x70
+SIMPLE_CHUNK = 0x72
+TRANSPOSED_CHUNK = 0x74
+
+# entry_mismatch findings: how a chunk disagrees with the footer entry that lists it.
+SAME = 0
+NOT_DATA = 1  # neither a simple nor a transposed chunk
+RECORDS = 2  # another record count
+DECODED = 3  # another decoded size
+MISPLACED = 4  # it ends neither where the next chunk begins nor where padding after it would end
+
 @njit(cache=True, nogil=True)
 def _blocks_ok(src, first: int, stop: int, chunk_begin: int, chunk_stop: int) -> int:
     """Position of the first bad block header in ``[first, stop)``, or -1 if all are good."""
@@ -42,6 +54,39 @@ def _blocks_ok(src, first: int, stop: int, chunk_begin: int, chunk_stop: int) ->
             return block
         block += BLOCK_SIZE
     return -1
+
+
+@njit(cache=True, nogil=True)
+def entry_mismatch(begin: int, data_size: int, chunk_type: int, num_records: int, decoded_size: int,
+                   next_begin: int, records: int, size: int) -> int:
+    """How the chunk at ``begin`` (its header's fields) disagrees with the footer entry listing it there.
+
+    The entry says the chunk holds ``records`` records of ``size`` decoded
+    bytes, and the next chunk (or the footer) begins at ``next_begin``.
+    Riegeli's hashes do not cover where a chunk lies, so these are what tell
+    a chunk in its place from a valid chunk copied or shifted there. Returns
+    ``SAME`` or the first finding.
+    """
+    if chunk_type != SIMPLE_CHUNK and chunk_type != TRANSPOSED_CHUNK:
+        return NOT_DATA
+    if num_records != records:
+        return RECORDS
+    if decoded_size != size:
+        return DECODED
+    end = chunk_end(begin, data_size, num_records)
+    if end != next_begin and padded_end(end) != next_begin:
+        return MISPLACED
+    return SAME
+
+
+@njit(cache=True, nogil=True)
+def entry_mismatches(begin, data_size, chunk_type, num_records, decoded_size, next_begin, records, size):
+    """:func:`entry_mismatch` over arrays, one finding per chunk."""
+    out = np.empty(len(begin), np.int64)
+    for k in range(len(begin)):
+        out[k] = entry_mismatch(begin[k], data_size[k], chunk_type[k], num_records[k], decoded_size[k],
+                                next_begin[k], records[k], size[k])
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -136,8 +181,6 @@ def frame_chunk(out, base: int, begin: int, data, data_start: int, data_size: in
     return stop
 
 
-PADDING_CHUNK = 0x70
-
 
 @njit(cache=True, nogil=True)
 def lay_out_chunks(begin: int, data, bounds, num_records, decoded_size, chunk_type: int, pad: bool):
@@ -154,9 +197,7 @@ def lay_out_chunks(begin: int, data, bounds, num_records, decoded_size, chunk_ty
         begins[k] = pos
         pos = chunk_end(pos, bounds[k + 1] - bounds[k], num_records[k])
         if pad:
-            length = padding_length(pos)
-            if length:
-                pos = chunk_end(pos, length - CHUNK_HEADER_SIZE, 0)
+            pos = padded_end(pos)
     out = np.zeros(pos - begin, np.uint8)
     # Padding frames zeros through the same compiled frame_chunk as the data
     # (same array type, no constant arguments).

@@ -13,6 +13,8 @@ gap, that ``mmrecord.survey`` turns into a report.
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -54,6 +56,10 @@ _HEADER_CUT = 2
 _HEADER_BAD_POSITION = 3
 
 _MAX_SIZE = 1 << 48  # larger data sizes or record counts are taken as damage
+
+#: What :func:`walk_chunks` found: one element per entry in each array.
+Walk = namedtuple("Walk", ["kind", "status", "begin", "end", "where", "chunk_type", "num_records",
+                           "decoded_size", "data_size", "data_hash"])
 
 
 @njit(cache=True, nogil=True)
@@ -178,12 +184,13 @@ def resync(src, pos: int):
 def walk_chunks(src, start: int):
     """Every chunk and gap from ``start`` to the end of ``src``, in file order.
 
-    Returns ``(kind, status, begin, end, where, chunk_type, num_records,
-    decoded_size, data_size)`` arrays, one element per entry. For a CHUNK,
+    Returns a :data:`Walk` of arrays, one element per entry. For a CHUNK,
     ``end`` is where its header says it ends (possibly past the end of
     ``src`` for a cut one) and ``where`` is the damaged block header for
     ``BLOCK_HEADER``. For a GAP, ``num_records`` holds how many chunks it is
-    known to hide (1) or -1 when that is unknown.
+    known to hide (1) or -1 when that is unknown. ``data_hash`` is the
+    chunk header's hash of the data (two chunks with equal hashes, sizes and
+    counts hold the same records).
     """
     n = len(src)
     cap = 64
@@ -196,6 +203,7 @@ def walk_chunks(src, start: int):
     nrec = np.zeros(cap, np.int64)
     decoded = np.zeros(cap, np.int64)
     dsize = np.zeros(cap, np.int64)
+    dhash = np.zeros(cap, np.uint64)
     k = 0
     pos = np.int64(start)
     while pos < n:
@@ -210,6 +218,7 @@ def walk_chunks(src, start: int):
             nrec = _grow(nrec, cap)
             decoded = _grow(decoded, cap)
             dsize = _grow(dsize, cap)
+            dhash = _grow(dhash, cap)
         hstatus, data_size, data_hash, chunk_type, num_records, decoded_size = read_header(src, pos)
         begin[k] = pos
         where[k] = pos
@@ -221,6 +230,7 @@ def walk_chunks(src, start: int):
             nrec[k] = num_records
             decoded[k] = decoded_size
             dsize[k] = data_size
+            dhash[k] = data_hash
             if add_with_overhead(pos, CHUNK_HEADER_SIZE + data_size) > n:
                 status[k] = DATA_CUT
                 k += 1
@@ -254,8 +264,8 @@ def walk_chunks(src, start: int):
         nrec[k] = chunks
         k += 1
         pos = following
-    return (kind[:k], status[:k], begin[:k], end[:k], where[:k], ctype[:k], nrec[:k],
-            decoded[:k], dsize[:k])
+    return Walk(kind[:k], status[:k], begin[:k], end[:k], where[:k], ctype[:k], nrec[:k],
+                decoded[:k], dsize[:k], dhash[:k])
 
 
 @njit(cache=True, nogil=True)

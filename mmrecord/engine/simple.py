@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .framing import OK, read_chunk
+from .framing import OK, SAME, SIMPLE_CHUNK, entry_mismatch, read_chunk
 from .memory import as_readonly, claim, copy_bytes
 from .native import decode_into
 from .varint import (
@@ -24,7 +24,6 @@ from .varint import (
 )
 
 BAD_LAYOUT = 100  # status: the blob lengths do not fit the chunk data
-SIMPLE_CHUNK = 0x72
 
 
 @njit(cache=True, nogil=True)
@@ -78,32 +77,37 @@ def read_simple(src, begin: int, limit: int, verify: bool):
 
 
 @njit(cache=True, nogil=True)
-def single_record_span(src, begin: int, limit: int, verify: bool):
+def single_record_span(src, begin: int, limit: int, verify: bool, decoded_size: int):
     """Where the record of a one-record simple chunk lies: ``(ok, codec_id, pos, stop, size)``.
 
     The record is the values payload ``src[pos:stop]`` (decompressing to
     ``size`` bytes). ``ok`` is false when the chunk is damaged, is not a
-    one-record simple chunk whose payload matches its decoded size, or is cut
-    by a block header; the caller then takes the general path, which also
-    gives the precise error.
+    one-record simple chunk whose payload matches its decoded size, disagrees
+    with its footer entry (one record of ``decoded_size`` bytes, ending where
+    the next chunk at ``limit`` begins), or is cut by a block header; the
+    caller then takes the general path, which also gives the precise error.
     """
-    status, _, chunk_type, num_records, decoded, start, _, _, codec, _, _, _, vp, vs, vn = read_simple(
+    status, _, chunk_type, num_records, decoded, start, data_size, _, codec, _, _, _, vp, vs, vn = read_simple(
         src, begin, limit, verify)
-    ok = status == OK and chunk_type == SIMPLE_CHUNK and num_records == 1 and start >= 0 and vn == decoded
+    ok = status == OK and chunk_type == SIMPLE_CHUNK and start >= 0 and vn == decoded and entry_mismatch(
+        begin, data_size, chunk_type, num_records, decoded, limit, 1, decoded_size) == SAME
     return ok, codec, vp, vs, vn
 
 
 @njit(cache=True, nogil=True)
-def chunk_span(offsets, footer_offset: int, k: int):
-    """File position of data chunk ``k`` and the position it must end by (the next chunk or the footer)."""
-    return offsets[k], offsets[k + 1] if k + 1 < len(offsets) else footer_offset
+def chunk_span(chunks, footer_offset: int, k: int):
+    """File position of data chunk ``k`` and the position it must end by (the next chunk or the footer).
+
+    ``chunks`` is the index's table: row ``k`` holds chunk ``k``'s offset and decoded size.
+    """
+    return chunks[k, 0], chunks[k + 1, 0] if k + 1 < len(chunks) else footer_offset
 
 
 @njit(cache=True, nogil=True)
-def indexed_record_span(src, offsets, footer_offset: int, k: int, verify: bool):
-    """:func:`single_record_span` of data chunk ``k``, found through the index, in one call."""
-    begin, limit = chunk_span(offsets, footer_offset, k)
-    return single_record_span(src, begin, limit, verify)
+def indexed_record_span(src, chunks, footer_offset: int, k: int, verify: bool):
+    """:func:`single_record_span` of data chunk ``k``, found through the index table, in one call."""
+    begin, limit = chunk_span(chunks, footer_offset, k)
+    return single_record_span(src, begin, limit, verify, chunks[k, 1])
 
 
 @njit(inline="always")
@@ -119,21 +123,23 @@ def _record_into(buf, pos, stop, size, codec, native_codec, function, context, o
 
 
 @njit(cache=True, nogil=True)
-def indexed_record_into(src, offsets, footer_offset: int, k: int, verify: bool, native_codec: int,
+def indexed_record_into(src, chunks, footer_offset: int, k: int, verify: bool, native_codec: int,
                         function: int, context: int, out) -> int:
     """The record of one-record data chunk ``k``, checked and copied or decoded into ``out``.
 
     Returns its size: the record is ``out[:size]``, unless ``size >
     len(out)``, when nothing was written and a longer ``out`` is needed.
     Chunks cut by block headers are read from their joined copy. Returns -1
-    when the general path must read it: the chunk is damaged or holds
-    several records, its codec is neither 0 nor ``native_codec`` (decoded by
-    the C ``function``, see ``native``), or the decoder fails.
+    when the general path must read it: the chunk is damaged, holds
+    several records or disagrees with its footer entry (``chunks[k]``: its
+    offset and decoded size), its codec is neither 0 nor ``native_codec``
+    (decoded by the C ``function``, see ``native``), or the decoder fails.
     """
-    begin, limit = chunk_span(offsets, footer_offset, k)
-    status, _, chunk_type, num_records, decoded, start, _, copy, codec, _, _, _, pos, stop, size = read_simple(
-        src, begin, limit, verify)
-    if status != OK or chunk_type != SIMPLE_CHUNK or num_records != 1 or size != decoded:
+    begin, limit = chunk_span(chunks, footer_offset, k)
+    status, _, chunk_type, num_records, decoded, start, data_size, copy, codec, _, _, _, pos, stop, size = \
+        read_simple(src, begin, limit, verify)
+    if status != OK or chunk_type != SIMPLE_CHUNK or size != decoded or entry_mismatch(
+            begin, data_size, chunk_type, num_records, decoded, limit, 1, chunks[k, 1]) != SAME:
         return -1
     if size > len(out):
         return size
@@ -143,21 +149,21 @@ def indexed_record_into(src, offsets, footer_offset: int, k: int, verify: bool, 
 
 
 @njit(cache=True, nogil=True)
-def indexed_record_spans(src, offsets, footer_offset: int, chunks, verify: bool,
+def indexed_record_spans(src, chunks, footer_offset: int, which, verify: bool,
                          ok, codec, pos, stop, size, counter, step: int) -> None:
-    """:func:`indexed_record_span` of ``chunks[i]`` into ``ok[i], codec[i], pos[i], stop[i], size[i]``.
+    """:func:`indexed_record_span` of chunk ``which[i]`` into ``ok[i], codec[i], pos[i], stop[i], size[i]``.
 
     Any number of threads may call this with the same one-element int64
     ``counter`` (starting at 0): each atomically claims ``step`` chunks at a
     time until none are left.
     """
     while True:
-        lo, hi = claim(counter, step, len(chunks))
+        lo, hi = claim(counter, step, len(which))
         if lo >= hi:
             return
         for i in range(lo, hi):
             ok[i], codec[i], pos[i], stop[i], size[i] = indexed_record_span(
-                src, offsets, footer_offset, chunks[i], verify)
+                src, chunks, footer_offset, which[i], verify)
 
 
 @njit(cache=True, nogil=True)
