@@ -201,6 +201,9 @@ def reference_cases():
             yield pytest.param(options, "brotli", level, wl, records, id=options)
     yield pytest.param("brotli:6,window_log:10", "brotli", 6, 10, [LARGE_TEXT], id="brotli-wl10")
     yield pytest.param("brotli:6,window_log:24", "brotli", 6, 24, [LARGE_TEXT], id="brotli-wl24")
+    for level in (1, 2):
+        yield pytest.param(f"snappy:{level}", "snappy", level, None, REFERENCE_RECORDS + [LARGE_TEXT],
+                           id=f"snappy:{level}")
 
 
 @pytest.mark.parametrize("options,name,level,window_log,records", list(reference_cases()))
