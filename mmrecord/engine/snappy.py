@@ -69,7 +69,7 @@ def _load64(buf, at):
     return _load32(buf, at) | _load32(buf, np.uint64(at) + np.uint64(4)) << np.uint64(32)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, forceinline=True)
 def _common_length(buf, a, b, end):
     """How many bytes ``buf[a:]`` and ``buf[b:end]`` share from the start (``a < b``)."""
     n = 0
@@ -86,7 +86,7 @@ def _common_length(buf, a, b, end):
 # --- encoder --------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, forceinline=True)
 def _table_size(size):
     """Hash-table entries for a fragment of ``size`` bytes: the next power of two, within bounds."""
     entries = _MIN_TABLE
@@ -113,10 +113,16 @@ def _slot8(data, mask):
     return (data * _K_HASH8) >> np.uint64(50) & mask
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, forceinline=True)
 def _emit_literal(dst, op, src, pos, length):
     """Write a literal element for ``src[pos:pos+length]`` (``length >= 1``); returns the new end."""
     n = length - 1
+    if n < 16 and op + 17 <= len(dst) and pos + 16 <= len(src):
+        # Two words carry it; what they write past the literal is overwritten next.
+        dst[op] = n << 2
+        copy_word(dst.ctypes.data + op + 1, src.ctypes.data + pos)
+        copy_word(dst.ctypes.data + op + 9, src.ctypes.data + pos + 8)
+        return op + 1 + length
     if n < 60:
         dst[op] = n << 2
         op += 1
@@ -130,7 +136,7 @@ def _emit_literal(dst, op, src, pos, length):
     return op + length
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, forceinline=True)
 def _emit_short_copy(dst, op, offset, length):
     """One copy element of 4..64 bytes: the 2-byte form when it fits (under 12 bytes, offset under 2 KiB)."""
     if length < 12 and offset < 2048:
@@ -143,7 +149,7 @@ def _emit_short_copy(dst, op, offset, length):
     return op + 3
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, forceinline=True)
 def _emit_copy(dst, op, offset, length):
     """Copy elements for a match of ``length >= 4`` bytes at ``offset``.
 
@@ -302,7 +308,7 @@ def compress(src, level: int):
         op += 1
     dst[op] = rest
     op += 1
-    table = np.empty(_MAX_TABLE, np.uint16)
+    table = np.empty(_table_size(min(size, _FRAGMENT)), np.uint16)  # the first fragment is the largest
     for start in range(0, size, _FRAGMENT):
         end = min(start + _FRAGMENT, size)
         entries = _table_size(end - start)
@@ -376,6 +382,24 @@ def decode(src, pos: int, stop: int, dst, dst_pos: int, capacity: int) -> int:
     src_at = src.ctypes.data
     dst_at = dst.ctypes.data
     while p < stop:
+        if stop - p >= 21 and end - op >= 16:
+            # Plenty of room on both sides: a literal or copy of at most 16 bytes is two
+            # words from its source, chosen without a branch on the element's kind.
+            tag = src[np.uint64(p)]
+            entry = np.int64(_TAGS[tag])
+            n = entry & 0xFF
+            extra = entry >> 11
+            operand = np.int64(_load32(src, np.uint64(p + 1)) & _OPERAND_MASK[extra])
+            literal = tag & 3 == 0
+            offset = (entry & 0x700) + operand
+            source = src_at + p + 1 if literal else dst_at + op - offset
+            short = 0 < n <= 16 if literal else n <= 16 and 8 <= offset <= op - dst_pos
+            if short:
+                copy_word(dst_at + op, source)
+                copy_word(dst_at + op + 8, source + 8)
+                op += n
+                p += 1 + extra + (n if literal else 0)
+                continue
         tag = src[np.uint64(p)]
         entry = np.int64(_TAGS[tag])
         extra = entry >> 11
@@ -392,14 +416,9 @@ def decode(src, pos: int, stop: int, dst, dst_pos: int, capacity: int) -> int:
             n = entry & 0xFF
             if n == 0:
                 n = operand + 1
-            if n <= 16 and stop - p >= 16 and end - op >= 16:
-                # Two words cover it; the bytes written past the literal are rewritten by what follows.
-                copy_word(dst_at + op, src_at + p)
-                copy_word(dst_at + op + 8, src_at + p + 8)
-            elif n > stop - p or n > end - op:
+            if n > stop - p or n > end - op:
                 return -1
-            else:
-                copy_bytes(dst, op, src, p, n)
+            copy_bytes(dst, op, src, p, n)
             p += n
             op += n
             continue
@@ -409,8 +428,11 @@ def decode(src, pos: int, stop: int, dst, dst_pos: int, capacity: int) -> int:
             return -1
         if offset >= 8 and end - op >= n + 7:
             # Word by word: each word read was written at least a word earlier.
-            for i in range(0, n, 8):
+            copy_word(dst_at + op, dst_at + op - offset)
+            i = 8
+            while i < n:
                 copy_word(dst_at + op + i, dst_at + op - offset + i)
+                i += 8
         else:  # near the end, or a copy overlapping what it writes: byte by byte repeats the pattern
             for i in range(n):
                 dst[op + i] = dst[op - offset + i]
