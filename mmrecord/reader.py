@@ -549,7 +549,7 @@ class ArrayRecordReader:
         if not args:
             if self._cursor >= self._index.num_records:
                 raise IndexError(f"end of file: all {self._index.num_records} records were read")
-            record = self._record(self._cursor)
+            record = self._single_record(self._cursor) if self._single_fast else self._record(self._cursor)
             self._cursor += 1
             return record
         if len(args) == 1:
