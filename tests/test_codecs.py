@@ -25,7 +25,7 @@ from mmrecord.codecs import (
     get_codec_by_id,
     register_codec,
 )
-from mmrecord.engine.native import decode_into
+from mmrecord.engine.native import decode_into, lazy_cfunc
 from mmrecord.errors import (
     InvalidOptionsError,
     UnknownCodecError,
@@ -422,3 +422,17 @@ def test_kernel_decoder_is_per_thread():
     assert theirs[0] == mine[0] and theirs[1] != mine[1]
     assert get_codec("uncompressed").kernel_decoder() is None
     assert all(get_codec(name).kernel_decoder() is not None for name in ("brotli", "snappy"))
+
+
+def _nothing_decoded(context, dst, capacity, src, size):
+    return 0
+
+
+def test_lazy_cfunc_compiles_once_for_racing_threads():
+    """Threads asking for a decoder's address at once all get the one compiled function's."""
+    address = lazy_cfunc(_nothing_decoded)
+    with ThreadPoolExecutor(8) as pool:
+        addresses = set(pool.map(lambda _: address(), range(32)))
+    assert len(addresses) == 1 and addresses == {address()}
+    empty = np.zeros(4, np.uint8)
+    assert decode_into(address(), 0, empty, 0, 0, empty, 0, 4)  # it runs: zero bytes decoded

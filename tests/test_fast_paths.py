@@ -46,7 +46,14 @@ def read_every_way(path, options=""):
         shuffled = [None] * n
         for i, record in zip(order.tolist(), r[order]):
             shuffled[i] = record
+        sought = [None] * n
+        for i in order.tolist():
+            r.seek(i)
+            sought[i] = r.read()
+        r.seek(0)
         return {
+            "read()": [r.read() for _ in range(n)],
+            "seek(i); read()": sought,
             "r[i]": [r[i] for i in range(n)],
             "r[-i]": [r[i - n] for i in range(n)],
             "read(indices)": shuffled,
@@ -105,7 +112,7 @@ def test_damage_in_a_batch_is_named(tmp_path, codec, verify):
     with mmrecord.ArrayRecordReader(path, "" if verify else "verify_checksums:false") as r:
         assert r[149] == records[149] and r[151] == records[151]
         for read in (lambda: r[150], lambda: r[np.arange(300)], lambda: r.read_batch(np.arange(300)),
-                     lambda: r.read_all(), lambda: list(r)):
+                     lambda: r.read_all(), lambda: list(r), lambda: (r.seek(150), r.read())):
             with pytest.raises(CorruptRecordError):
                 read()
 

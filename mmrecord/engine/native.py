@@ -14,13 +14,14 @@ Decoders with other calling conventions are reached through an adapter: a
 numba ``cfunc`` with that signature which calls the real function, whose
 address is then the context. This module is the one place that knows how each
 convention is called; decoders written with numba are ``cfunc``s of
-:data:`DECODER_SIGNATURE` themselves. Adapters are compiled on first use, so
-importing the engine compiles none.
+:data:`DECODER_SIGNATURE` themselves (:func:`lazy_cfunc`). Adapters are
+compiled on first use, so importing the engine compiles none.
 """
 
 from __future__ import annotations
 
-import functools
+import threading
+from typing import Callable
 
 from llvmlite import ir
 from numba import cfunc, njit, types
@@ -32,6 +33,26 @@ DECODER_SIGNATURE = types.uintp(types.voidptr, types.CPointer(types.uint8), type
 
 _WORD = ir.IntType(64)
 _BYTES = ir.IntType(8).as_pointer()
+
+
+def lazy_cfunc(function: Callable) -> Callable[[], int]:
+    """A getter of the address of ``function`` compiled as a ``cfunc`` of :data:`DECODER_SIGNATURE`.
+
+    It is compiled on the first call (from numba's cache when it can), once
+    even when threads race, and kept for the life of the process: kernels
+    may hold its address at any time.
+    """
+    lock = threading.Lock()
+    compiled: list = []
+
+    def address() -> int:
+        if not compiled:
+            with lock:
+                if not compiled:
+                    compiled.append(cfunc(DECODER_SIGNATURE, cache=True, nopython=True)(function))
+        return compiled[0].address
+
+    return address
 
 
 def _pointer(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
@@ -101,12 +122,7 @@ def _sized_output(context, dst, capacity, src, size):
     return _call_sized_output(context, dst, capacity, src, size)
 
 
-@functools.cache
-def sized_output_adapter() -> int:
-    """Address of a decoder for ``int f(size_t size, const uint8_t *src, size_t *dst_size, uint8_t *dst)``.
-
-    That is the shape of brotli's ``BrotliDecoderDecompress``: ``*dst_size``
-    holds the capacity on entry and the decoded length on return, and 1
-    means success. The adapter's context is the address of such a function.
-    """
-    return cfunc(DECODER_SIGNATURE, cache=True, nopython=True)(_sized_output).address
+#: The address of a decoder for ``int f(size_t size, const uint8_t *src, size_t *dst_size, uint8_t *dst)``,
+#: the shape of brotli's ``BrotliDecoderDecompress``: ``*dst_size`` holds the capacity on entry and
+#: the decoded length on return, and 1 means success. The adapter's context is such a function's address.
+sized_output_adapter = lazy_cfunc(_sized_output)

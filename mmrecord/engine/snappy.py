@@ -19,14 +19,12 @@ exactly, after reading and writing only inside the ranges it was given.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
-from numba import carray, cfunc, njit
+from numba import carray, njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .memory import copy_bytes, copy_word
-from .native import DECODER_SIGNATURE
+from .native import lazy_cfunc
 
 #: Snappy compresses at most 4 GiB - 1 bytes (the length is a varint32).
 MAX_INPUT = (1 << 32) - 1
@@ -440,14 +438,11 @@ def decode(src, pos: int, stop: int, dst, dst_pos: int, capacity: int) -> int:
     return length if op == end else -1
 
 
+
 def _decode_entry(context, dst, capacity, src, size):
     return decode(carray(src, (size,)), 0, size, carray(dst, (capacity,)), 0, capacity)
 
 
-@functools.cache
-def kernel_decoder() -> int:
-    """The address of :func:`decode` as a decoder kernels call (``native.DECODER_SIGNATURE``, no context).
-
-    Compiled on first use, so that importing this module compiles nothing.
-    """
-    return cfunc(DECODER_SIGNATURE, cache=True, nopython=True)(_decode_entry).address
+#: The address of :func:`decode` as kernels call a decoder (``native.DECODER_SIGNATURE``; no context),
+#: compiled on first use.
+kernel_decoder = lazy_cfunc(_decode_entry)
