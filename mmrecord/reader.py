@@ -311,7 +311,7 @@ class ArrayRecordReader:
             self._run_split(read_part, len(indices), grain=PART_RECORDS)
         return out
 
-    def _single_pieces(self, indices: np.ndarray, parallel: bool, copy: bool = True):
+    def _single_pieces(self, indices: np.ndarray, parallel: bool, copy: bool = True, kernel: bool = True):
         """:meth:`read_batch` for a file with one record per chunk, and where each record came from.
 
         One kernel pass checks the chunks and finds their records; a second
@@ -322,13 +322,15 @@ class ArrayRecordReader:
         ``src[starts[k]:stops[k]]`` when ``how[k]`` is ``COPY``, and with
         ``copy`` false such pieces are left out of ``values`` (they take no
         room there) and ``values`` is this thread's scratch buffer, valid until
-        the thread's next read.
+        the thread's next read. Without ``kernel``, compressed records all take
+        the general path.
         """
         src = self._src_or_raise()
         parallel = parallel and len(indices) >= MIN_PARALLEL_BATCH
         ok, codec, starts, stops, sizes = self._spans(indices, parallel)
         how = np.where(codec == 0, COPY, DECODE).astype(np.int8)
-        general = np.flatnonzero(~ok | ((codec != 0) & (codec != self._kernel_codec_id)))
+        kernel_codec_id = self._kernel_codec_id if kernel else -1
+        general = np.flatnonzero(~ok | ((codec != 0) & (codec != kernel_codec_id)))
         extra: list[bytes] = [b""] * len(general)
         if len(general):
             def read_general(lo: int, hi: int) -> None:
@@ -359,9 +361,10 @@ class ArrayRecordReader:
                               or int(offsets[-1]) >= PARALLEL_COPY_BYTES)
         failed = [bad for bad in self._together(fill, split) if bad >= 0]
         if failed:
-            self._record(int(indices[failed[0]]))  # names the damage
-            raise CorruptRecordError("record does not decode", path=self.path,
-                                     offset=int(starts[failed[0]]))
+            # Damage, which the general path names; or a stream the kernel decoder refuses
+            # and the codec reads (brotli's large windows): then the batch is read without it.
+            self._record(int(indices[failed[0]]))
+            return self._single_pieces(indices, parallel, copy, kernel=False)
         return values, offsets, starts, stops, how
 
     def _spans(self, indices: np.ndarray, parallel: bool) -> tuple[np.ndarray, ...]:
@@ -559,7 +562,7 @@ class ArrayRecordReader:
         if not args:
             if self._cursor >= self._index.num_records:
                 raise RecordIndexError(f"end of file: all {self._index.num_records} records were read")
-            record = self._record(self._cursor)
+            record = self._single_record(self._cursor) if self._single_fast else self._record(self._cursor)
             self._cursor += 1
             return record
         if len(args) == 1:

@@ -25,7 +25,7 @@ from mmrecord.codecs import (
     get_codec_by_id,
     register_codec,
 )
-from mmrecord.engine.native import decode_into
+from mmrecord.engine.native import decode_into, lazy_cfunc
 from mmrecord.errors import (
     InvalidOptionsError,
     UnknownCodecError,
@@ -201,6 +201,9 @@ def reference_cases():
             yield pytest.param(options, "brotli", level, wl, records, id=options)
     yield pytest.param("brotli:6,window_log:10", "brotli", 6, 10, [LARGE_TEXT], id="brotli-wl10")
     yield pytest.param("brotli:6,window_log:24", "brotli", 6, 24, [LARGE_TEXT], id="brotli-wl24")
+    for level in (1, 2):
+        yield pytest.param(f"snappy:{level}", "snappy", level, None, REFERENCE_RECORDS + [LARGE_TEXT],
+                           id=f"snappy:{level}")
 
 
 @pytest.mark.parametrize("options,name,level,window_log,records", list(reference_cases()))
@@ -386,13 +389,17 @@ def test_codecs_are_thread_safe():
         assert all(pool.map(round_trip, jobs))
 
 
+KERNEL_CASES = [("zstd", 3, window_log) for window_log in (10, 20, 31)] + [
+    ("brotli", 5, 22), ("brotli", 11, 16), ("snappy", 1, None), ("snappy", 2, None)]
+
+
 @pytest.mark.parametrize("size", [0, 1, 4095, 4096, 70000, 3 << 20])
-@pytest.mark.parametrize("window_log", [10, 20, 31])
-def test_zstd_kernel_decoder_matches_decompress(size, window_log):
-    """The C decoder kernels call gives what ``decompress`` gives, and refuses wrong sizes."""
-    codec = get_codec("zstd")
+@pytest.mark.parametrize("name,level,window_log", KERNEL_CASES)
+def test_kernel_decoder_matches_decompress(size, name, level, window_log):
+    """The decoder kernels call gives what ``decompress`` gives, and refuses wrong sizes and spans."""
+    codec = get_codec(name)
     raw = bytes(np.random.default_rng(size).integers(0, 3, size, dtype=np.uint8))
-    payload = np.frombuffer(b"xx" + codec.compress(raw, 3, window_log), np.uint8)
+    payload = np.frombuffer(b"xx" + codec.compress(raw, level, window_log), np.uint8)
     out = np.full(size + 8, 7, np.uint8)
     function, context = codec.kernel_decoder()
     assert decode_into(function, context, out, 4, size, payload, 2, len(payload) - 2)
@@ -413,4 +420,19 @@ def test_kernel_decoder_is_per_thread():
         theirs = pool.submit(codec.kernel_decoder).result()
     assert codec.kernel_decoder() == mine
     assert theirs[0] == mine[0] and theirs[1] != mine[1]
-    assert all(get_codec(name).kernel_decoder() is None for name in ("brotli", "snappy", "uncompressed"))
+    assert get_codec("uncompressed").kernel_decoder() is None
+    assert all(get_codec(name).kernel_decoder() is not None for name in ("brotli", "snappy"))
+
+
+def _nothing_decoded(context, dst, capacity, src, size):
+    return 0
+
+
+def test_lazy_cfunc_compiles_once_for_racing_threads():
+    """Threads asking for a decoder's address at once all get the one compiled function's."""
+    address = lazy_cfunc(_nothing_decoded)
+    with ThreadPoolExecutor(8) as pool:
+        addresses = set(pool.map(lambda _: address(), range(32)))
+    assert len(addresses) == 1 and addresses == {address()}
+    empty = np.zeros(4, np.uint8)
+    assert decode_into(address(), 0, empty, 0, 0, empty, 0, 4)  # it runs: zero bytes decoded

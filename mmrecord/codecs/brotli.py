@@ -4,20 +4,41 @@
 streams for window_log up to 24. Larger windows need Brotli's large-window
 extension, which the ``brotli`` module can neither write nor read; such streams
 from the reference are decoded with cramjam instead.
+
+Kernels call the C library's one-shot decoder, ``BrotliDecoderDecompress``,
+which the ``brotli`` module's extension exports (through the adapter for its
+calling convention, ``native.sized_output_adapter``). It refuses large-window
+streams, which then decode through :meth:`Brotli.decompress`. Where the
+extension does not export it, every record decodes through ``decompress``.
 """
 
 from __future__ import annotations
 
+import ctypes
 from typing import Any
 
 import brotli
 import cramjam
 
+from ..engine.native import sized_output_adapter
 from ..errors import UnsupportedFeatureError
 from .registry import Codec
 
 _WINDOW_LOG_WHEN_UNSET = 22
 _MAX_STANDARD_WINDOW_LOG = 24
+
+
+def _one_shot_decoder() -> int:
+    """The address of ``BrotliDecoderDecompress`` in the ``brotli`` module's extension; 0 if not exported."""
+    try:
+        import _brotli
+
+        return ctypes.cast(ctypes.CDLL(_brotli.__file__).BrotliDecoderDecompress, ctypes.c_void_p).value or 0
+    except (ImportError, OSError, AttributeError):
+        return 0
+
+
+_DECODE_FUNCTION = _one_shot_decoder()
 
 
 class Brotli(Codec):
@@ -55,3 +76,6 @@ class Brotli(Codec):
             raise ValueError(f"brotli stream does not end within {decoded_size} bytes")
         self.check_size(len(out), decoded_size)
         return out
+
+    def kernel_decoder(self) -> tuple[int, int] | None:
+        return (sized_output_adapter(), _DECODE_FUNCTION) if _DECODE_FUNCTION else None

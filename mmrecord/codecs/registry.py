@@ -69,15 +69,24 @@ class Codec(abc.ABC):
         """Decompress a bytes-like object into exactly ``decoded_size`` bytes, or raise."""
 
     def kernel_decoder(self) -> tuple[int, int] | None:
-        """This thread's C decoder for the engine's kernels, as ``(function, context)`` addresses.
+        """This thread's decoder for the engine's kernels, as ``(function, context)`` addresses.
 
         ``function`` has the signature of libzstd's one-shot decoder, ``size_t
         f(void *context, void *dst, size_t capacity, const void *src, size_t
         size)``, and returns the decoded length (anything else is a failure);
         ``context`` belongs to the calling thread and lives as long as it does.
+        A C decoder of another shape is reached through an adapter of
+        :mod:`mmrecord.engine.native` whose context is that decoder (brotli's
+        ``BrotliDecoderDecompress``: ``sized_output_adapter()``); a decoder
+        written with numba is a ``cfunc`` of ``native.DECODER_SIGNATURE``
+        (snappy's). The function may refuse a valid stream (brotli's refuses
+        large windows): that record is then decoded by :meth:`decompress`,
+        which also names any damage.
+
         With a decoder, reads of one-record chunks decode in kernels, without
-        the GIL and without a Python call per record; a codec without one
-        (the default, ``None``) is called through :meth:`decompress`.
+        the GIL and without a Python call per record, and blobs decode into
+        NumPy arrays; a codec without one (the default, ``None``) is called
+        through :meth:`decompress`.
         """
         return None
 

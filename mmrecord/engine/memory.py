@@ -77,3 +77,19 @@ def claim(counter, step: int, count: int):
     """
     lo = fetch_add(counter.ctypes.data, step)
     return lo, min(lo + step, count)
+
+
+@intrinsic
+def copy_word(typingctx, dst_address, src_address):
+    """Copy the 8 bytes at ``src_address`` to ``dst_address`` (neither needs alignment).
+
+    Short copies go a word at a time with this; the caller bounds both ranges.
+    """
+    sig = types.void(types.int64, types.int64)
+
+    def codegen(cgctx, builder, signature, args):
+        pointer = ir.IntType(64).as_pointer()
+        word = builder.load(builder.inttoptr(args[1], pointer), align=1)
+        builder.store(word, builder.inttoptr(args[0], pointer), align=1)
+
+    return sig, codegen

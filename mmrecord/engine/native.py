@@ -1,21 +1,65 @@
-"""Calling a codec's C decoder from kernels, so that batches decode without the GIL.
+"""Calling a codec's decoder from kernels, so that batches decode without the GIL.
 
-A codec may give the engine the address of a C function with the signature of
-libzstd's one-shot decoder::
+Kernels call every codec's decoder the same way: through the address of a
+function with the signature of libzstd's one-shot decoder::
 
     size_t decode(void *context, void *dst, size_t capacity, const void *src, size_t size)
 
 which returns the decoded length (an error code, or any other length, means
 failure), and the address of a context owned by the calling thread. The
-kernels here take both as plain integers, so they cache like any other kernel
-and never touch a Python object.
+kernels take both as plain integers, so they cache like any other kernel and
+never touch a Python object.
+
+Decoders with other calling conventions are reached through an adapter: a
+numba ``cfunc`` with that signature which calls the real function, whose
+address is then the context. This module is the one place that knows how each
+convention is called; decoders written with numba are ``cfunc``s of
+:data:`DECODER_SIGNATURE` themselves (:func:`lazy_cfunc`). Adapters are
+compiled on first use, so importing the engine compiles none.
 """
 
 from __future__ import annotations
 
+import threading
+from typing import Callable
+
 from llvmlite import ir
-from numba import njit, types
+from numba import cfunc, njit, types
 from numba.extending import intrinsic
+
+#: The decoder signature as numba types, for decoders written as ``cfunc``s.
+DECODER_SIGNATURE = types.uintp(types.voidptr, types.CPointer(types.uint8), types.uintp,
+                                types.CPointer(types.uint8), types.uintp)
+
+_WORD = ir.IntType(64)
+_BYTES = ir.IntType(8).as_pointer()
+
+
+def lazy_cfunc(function: Callable) -> Callable[[], int]:
+    """A getter of the address of ``function`` compiled as a ``cfunc`` of :data:`DECODER_SIGNATURE`.
+
+    It is compiled on the first call (from numba's cache when it can), once
+    even when threads race, and kept for the life of the process: kernels
+    may hold its address at any time.
+    """
+    lock = threading.Lock()
+    compiled: list = []
+
+    def address() -> int:
+        if not compiled:
+            with lock:
+                if not compiled:
+                    compiled.append(cfunc(DECODER_SIGNATURE, cache=True, nopython=True)(function))
+        return compiled[0].address
+
+    return address
+
+
+def _pointer(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    """An address (an integer or any pointer) as ``uint8_t *``."""
+    if isinstance(value.type, ir.PointerType):
+        return builder.bitcast(value, _BYTES)
+    return builder.inttoptr(value, _BYTES)
 
 
 @intrinsic
@@ -24,13 +68,10 @@ def _call_decoder(typingctx, function, context, dst, capacity, src, size):
     sig = types.int64(types.int64, types.int64, types.int64, types.int64, types.int64, types.int64)
 
     def codegen(cgctx, builder, signature, args):
-        word = ir.IntType(64)
-        pointer = ir.IntType(8).as_pointer()
-        fn_type = ir.FunctionType(word, [pointer, pointer, word, pointer, word])
+        fn_type = ir.FunctionType(_WORD, [_BYTES, _BYTES, _WORD, _BYTES, _WORD])
         fn, ctx, out, cap, inp, n = args
-        return builder.call(builder.inttoptr(fn, fn_type.as_pointer()),
-                            [builder.inttoptr(ctx, pointer), builder.inttoptr(out, pointer), cap,
-                             builder.inttoptr(inp, pointer), n])
+        return builder.call(builder.bitcast(_pointer(builder, fn), fn_type.as_pointer()),
+                            [_pointer(builder, ctx), _pointer(builder, out), cap, _pointer(builder, inp), n])
 
     return sig, codegen
 
@@ -50,3 +91,38 @@ def decode_into(function: int, context: int, dst, dst_pos: int, expected: int,
     got = _call_decoder(function, context, dst.ctypes.data + dst_pos, expected,
                         src.ctypes.data + src_pos, src_size)
     return got == expected
+
+
+# --- adapters for other conventions ------------------------------------------------
+
+
+@intrinsic
+def _call_sized_output(typingctx, function, dst, capacity, src, size):
+    """``function(size, src, &written, dst)`` with ``written = capacity`` on entry (brotli's one-shot shape).
+
+    The function returns 1 on success and sets ``written`` to the decoded
+    length; the result is that length, or -1 for any other return value.
+    """
+    sig = types.int64(function, dst, capacity, src, size)
+
+    def codegen(cgctx, builder, signature, args):
+        fn, out, cap, inp, n = args
+        written = builder.alloca(_WORD)
+        builder.store(cap, written)
+        fn_type = ir.FunctionType(ir.IntType(32), [_WORD, _BYTES, _WORD.as_pointer(), _BYTES])
+        target = builder.bitcast(_pointer(builder, fn), fn_type.as_pointer())
+        status = builder.call(target, [n, _pointer(builder, inp), written, _pointer(builder, out)])
+        ok = builder.icmp_signed("==", status, ir.Constant(ir.IntType(32), 1))
+        return builder.select(ok, builder.load(written), ir.Constant(_WORD, -1))
+
+    return sig, codegen
+
+
+def _sized_output(context, dst, capacity, src, size):
+    return _call_sized_output(context, dst, capacity, src, size)
+
+
+#: The address of a decoder for ``int f(size_t size, const uint8_t *src, size_t *dst_size, uint8_t *dst)``,
+#: the shape of brotli's ``BrotliDecoderDecompress``: ``*dst_size`` holds the capacity on entry and
+#: the decoded length on return, and 1 means success. The adapter's context is such a function's address.
+sized_output_adapter = lazy_cfunc(_sized_output)
