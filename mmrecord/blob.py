@@ -29,7 +29,7 @@ def decompress_payload(codec_id: int, payload: np.ndarray, size: int, what: str)
         decoder = codec.kernel_decoder()
         if decoder is not None:
             out = np.empty(size, np.uint8)
-            data = np.frombuffer(payload, np.uint8)
+            data = np.frombuffer(memoryview(payload).toreadonly(), np.uint8)  # one compiled decode_into
             if decode_into(*decoder, out, 0, size, data, 0, len(data)):
                 return out
         try:

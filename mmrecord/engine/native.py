@@ -23,9 +23,12 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
+import numpy as np
 from llvmlite import ir
 from numba import cfunc, njit, types
 from numba.extending import intrinsic
+
+from .memory import as_readonly
 
 #: The decoder signature as numba types, for decoders written as ``cfunc``s.
 DECODER_SIGNATURE = types.uintp(types.voidptr, types.CPointer(types.uint8), types.uintp,
@@ -76,15 +79,25 @@ def _call_decoder(typingctx, function, context, dst, capacity, src, size):
     return sig, codegen
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def decode_into(function: int, context: int, dst, dst_pos: int, expected: int,
                 src, src_pos: int, src_size: int) -> bool:
     """Decode ``src[src_pos:src_pos+src_size]`` into exactly ``dst[dst_pos:dst_pos+expected]``.
 
     Returns False when the decoder fails or yields another length; both
     ranges are checked against their arrays first, so a bad span cannot make
-    the decoder read or write outside them.
+    the decoder read or write outside them. Inlined into its callers, it
+    passes ``src`` as read-only and the positions as plain integers, so that
+    one compiled :func:`_decode_into` serves them all.
     """
+    return _decode_into(function, context, dst, np.int64(dst_pos), np.int64(expected), as_readonly(src),
+                        np.int64(src_pos), np.int64(src_size))
+
+
+@njit(cache=True, nogil=True)
+def _decode_into(function: int, context: int, dst, dst_pos: int, expected: int,
+                 src, src_pos: int, src_size: int) -> bool:
+    """:func:`decode_into` for a read-only ``src`` and int64 positions."""
     if (dst_pos < 0 or expected < 0 or dst_pos + expected > len(dst)
             or src_pos < 0 or src_size < 0 or src_pos + src_size > len(src)):
         return False
