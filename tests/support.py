@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import random
 import struct
 import sys
 from functools import lru_cache
@@ -84,3 +85,20 @@ def require(module: str, tag: str):
     if tag in os.environ.get("MMRECORD_REQUIRE", "").split(","):
         return importlib.import_module(module)
     return pytest.importorskip(module)
+
+
+@lru_cache(maxsize=None)
+def random_bytes(n: int, seed: int) -> bytes:
+    """Incompressible bytes, the same for the same arguments."""
+    return random.Random(seed).randbytes(n)
+
+
+@lru_cache(maxsize=None)
+def text_bytes(n: int, seed: int) -> bytes:
+    """Compressible bytes: random words from a small vocabulary."""
+    rng = random.Random(seed)
+    words = [b"alpha ", b"beta ", b"gamma ", b"delta ", b"record ", b"chunk\n", b"\x00\x01"]
+    out = bytearray()
+    while len(out) < n:
+        out += rng.choice(words) + rng.randbytes(rng.randrange(3))
+    return bytes(out[:n])

@@ -6,8 +6,6 @@ The byte-identity tests write files with the reference package
 
 from __future__ import annotations
 
-import functools
-import random
 import struct
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,6 +29,7 @@ from mmrecord.errors import (
     UnknownCodecError,
     UnsupportedFeatureError,
 )
+from support import random_bytes, text_bytes
 
 BUILTINS = {"uncompressed": 0x00, "brotli": 0x62, "zstd": 0x7A, "snappy": 0x73}
 LEVELS = {"uncompressed": [None], "zstd": [-5, 1, 3, 19], "brotli": [0, 6, 11], "snappy": [None, 2]}
@@ -39,22 +38,6 @@ SIZES = [0, 1, 4095, 4096, 65536, 1 << 20]
 # The array_record 0.8.6 wheel bundles libzstd 1.5.6; libzstd 1.5.7 splits blocks
 # differently at levels 0, 3 and 4, so their frames match only with 1.5.6.
 ZSTD_DFAST_MATCHES = zstandard.ZSTD_VERSION == (1, 5, 6)
-
-
-@functools.lru_cache(maxsize=None)
-def random_bytes(n: int, seed: int) -> bytes:
-    return random.Random(seed).randbytes(n)
-
-
-@functools.lru_cache(maxsize=None)
-def text_bytes(n: int, seed: int) -> bytes:
-    """Compressible bytes: random words from a small vocabulary."""
-    rng = random.Random(seed)
-    words = [b"alpha ", b"beta ", b"gamma ", b"delta ", b"record ", b"chunk\n", b"\x00\x01"]
-    out = bytearray()
-    while len(out) < n:
-        out += rng.choice(words) + rng.randbytes(rng.randrange(3))
-    return bytes(out[:n])
 
 
 def varint(n: int) -> bytes:

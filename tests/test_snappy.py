@@ -21,34 +21,21 @@ import mmrecord
 from mmrecord.codecs import get_codec
 from mmrecord.engine import snappy
 from mmrecord.errors import UnsupportedFeatureError
+from support import random_bytes, text_bytes
 
 reference = pytest.importorskip("array_record.python.array_record_module")
-
-
-def _text(n: int, seed: int) -> bytes:
-    """Compressible bytes: words from a small vocabulary with a little noise."""
-    rng = random.Random(seed)
-    words = [b"alpha ", b"beta ", b"gamma ", b"delta ", b"record ", b"chunk\n", b"\x00\x01"]
-    out = bytearray()
-    while len(out) < n:
-        out += rng.choice(words) + rng.randbytes(rng.randrange(3))
-    return bytes(out[:n])
-
-
-def _random(n: int, seed: int) -> bytes:
-    return random.Random(seed).randbytes(n)
 
 
 # Record shapes: each is a list of records written as one file.
 SHAPES = {
     "empty": [b""] * 5,
     "tiny": [bytes([i]) * i for i in range(1, 20)] + [b"abc", b"a" * 15, b"ab" * 8],
-    "text": [_text(n, n) for n in (100, 1500, 3000, 20_000)],
-    "random": [_random(n, n) for n in (16, 100, 5000, 70_000)],
+    "text": [text_bytes(n, n) for n in (100, 1500, 3000, 20_000)],
+    "random": [random_bytes(n, n) for n in (16, 100, 5000, 70_000)],
     "repetitive": [b"a" * 100_000, b"abcd" * 30_000, b"hello world " * 5000, bytes(65_536 * 3 + 7)],
-    "fragment edges": [_text(n, 7) for n in (65_535, 65_536, 65_537, 65_536 + 14, 65_536 + 15, 131_072)],
-    "long text": [_text(600_000, 1)],
-    "mixed": [_random(3000, 1) + _text(3000, 2) + b"z" * 300 + _random(70_000, 3) + _text(70_000, 4)],
+    "fragment edges": [text_bytes(n, 7) for n in (65_535, 65_536, 65_537, 65_536 + 14, 65_536 + 15, 131_072)],
+    "long text": [text_bytes(600_000, 1)],
+    "mixed": [random_bytes(3000, 1) + text_bytes(3000, 2) + b"z" * 300 + random_bytes(70_000, 3) + text_bytes(70_000, 4)],
 }
 
 
@@ -75,7 +62,7 @@ records_strategy = st.lists(
     st.one_of(
         st.binary(max_size=300),
         st.builds(lambda unit, times: unit * times, st.binary(min_size=1, max_size=9), st.integers(1, 3000)),
-        st.builds(lambda n, seed: _text(n, seed), st.integers(0, 140_000), st.integers(0, 1000)),
+        st.builds(lambda n, seed: text_bytes(n, seed), st.integers(0, 140_000), st.integers(0, 1000)),
         st.builds(lambda parts: b"".join(parts),
                   st.lists(st.sampled_from([b"ab", b"abcdefgh", b"\x00" * 13, b"xyz" * 5, b"q"]), max_size=400)),
     ),
@@ -126,7 +113,7 @@ def test_decoder_on_damaged_blocks(seed):
     """Blocks with flipped bits, cut short, or random bytes: python-snappy's verdict, inside the given ranges."""
     rng = random.Random(seed)
     for _ in range(3000):
-        raw = _text(rng.randrange(0, 4000), rng.randrange(10**6))
+        raw = text_bytes(rng.randrange(0, 4000), rng.randrange(10**6))
         block = bytearray(snappy.compress(np.frombuffer(raw, np.uint8), rng.choice((1, 2))).tobytes())
         damage = rng.randrange(3)
         if damage == 0:
