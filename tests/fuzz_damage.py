@@ -29,6 +29,7 @@ prints the counts; ``--case N`` replays one case in this process.
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing
 import os
 import shutil
@@ -331,6 +332,7 @@ def check_case(originals: dict[str, Original], seed: int, case: int, directory: 
 
 def _worker(connection, corpus_dir: str, seed: int) -> None:
     """Run the cases the parent sends, one at a time; report each one's counts and notes."""
+    logging.getLogger("mmrecord").setLevel(logging.ERROR)  # no group-size advice for every damaged file
     originals = _load_corpus(corpus_dir)
     directory = tempfile.mkdtemp(prefix="fuzz-worker-")
     try:
