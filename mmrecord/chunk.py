@@ -102,7 +102,7 @@ def read_chunk_records(src: np.ndarray, begin: int, limit: int, verify: bool,
      codec_id, sizes_pos, sizes_stop, sizes_size, values_pos, values_stop, values_size) = _read(
         src, begin, limit, verify)
     if expect is not None:
-        finding = framing.entry_mismatch(begin, size, chunk_type, num_records, decoded, limit, *expect)
+        finding = framing.entry_mismatch(src, begin, size, chunk_type, num_records, decoded, limit, *expect)
         if finding != framing.SAME:
             raise CorruptRecordError(entry_mismatch_text(finding, begin, size, chunk_type, num_records, decoded,
                                                          limit, *expect), offset=begin)

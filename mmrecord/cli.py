@@ -5,6 +5,8 @@
     mmrecord verify FILE...          check every hash and structure; non-zero exit if damaged
     mmrecord convert SRC... -o DEST  TFRecord / JSON Lines / text / ArrayRecord -> ArrayRecord
     mmrecord recover DAMAGED -o NEW  salvage every intact chunk into a new file
+    mmrecord repair --to-last-footer FILE   cut an unfinished append off, in place
+    mmrecord compact SRC [-o DEST]   rewrite without the dead space appends leave
     mmrecord demo                    write, read back and time a dataset
 
 Errors are one line on standard error and a non-zero exit; ``--debug`` shows
@@ -272,6 +274,33 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_repair(args: argparse.Namespace) -> int:
+    from .repair import repair_to_last_footer
+
+    result = repair_to_last_footer(args.file)
+    if args.json:
+        print(json.dumps(result.as_dict()))
+    elif result.changed:
+        print(f"{result.path}: cut back from {result.size_before:,} to {result.size_after:,} bytes, to its last "
+              f"complete version ({result.records:,} records)")
+    else:
+        print(f"{result.path}: nothing to do, the file opens ({result.records:,} records)")
+    return 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    from .repair import compact
+
+    before = os.path.getsize(args.source)
+    stats = compact(args.source, args.output)
+    after = os.path.getsize(stats.outputs[0])
+    if args.json:
+        print(json.dumps({**stats.as_dict(), "bytes_before": before, "bytes_after": after}))
+    else:
+        print(f"compacted {stats.records:,} records: {before:,} -> {after:,} bytes into {stats.outputs[0]}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import demo
 
@@ -345,6 +374,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="writer options of the new file (default: the damaged file's own)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=cmd_recover)
+
+    p = commands.add_parser("repair", parents=[common],
+                            help="cut a file whose append was interrupted back to its last complete version")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--to-last-footer", action="store_true", required=True,
+                   help="truncate after the last postscript that leads to an intact footer (the only repair)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(run=cmd_repair)
+
+    p = commands.add_parser("compact", parents=[common], help="rewrite a file without the dead space appends leave")
+    p.add_argument("source", metavar="SRC")
+    p.add_argument("-o", "--output", default=None, metavar="DEST",
+                   help="write here (default: rewrite SRC in place, through a temporary file and a rename)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(run=cmd_compact)
 
     p = commands.add_parser("demo", parents=[common], help="write a dataset, read it back every way, print rates")
     p.add_argument("--records", type=int, default=100_000, help="how many records (default 100000)")

@@ -26,6 +26,7 @@ __all__ = [
     "UnsupportedFeatureError",
     "InvalidOptionsError",
     "UnknownCodecError",
+    "FileLockedError",
     "RecordIndexError",
     "ArgumentTypeError",
     "ClosedError",
@@ -85,6 +86,10 @@ class UnknownCodecError(UnsupportedFeatureError):
     def __init__(self, message: str, codec_id: int | None = None) -> None:
         self.codec_id = codec_id
         super().__init__(message)
+
+
+class FileLockedError(ArrayRecordError, BlockingIOError):
+    """Another writer holds the file's lock (it is being appended to); a ``BlockingIOError`` too."""
 
 
 class RecordIndexError(IndexError, ValueError):

@@ -89,11 +89,25 @@ def _parallelism(value: str | None, low: int) -> int:
     return _int("max_parallelism", value, low, INT32_MAX)
 
 
+# Writer options that describe how a file was written, not what it holds.
+_HOW_WRITTEN = ("max_parallelism", "transpose", "transpose_bucket_size")
+
+
+def rewrite_options(recorded: str) -> str:
+    """A file's recorded writer options without those that only say how it was written.
+
+    What a rewrite of the file (``recover``, ``compact``) writes with: the same
+    group size, codec and padding, encoded as fast as this machine can.
+    """
+    return ",".join(item for item in recorded.split(",") if item and item.partition(":")[0] not in _HOW_WRITTEN)
+
+
 @dataclass(frozen=True)
 class WriterOptions:
     """Parsed writer options; ``str()`` gives the canonical form stored in the footer."""
 
     group_size: int = 1
+    group_size_given: bool = False  # appending takes the file's group size when it is not given
     codec: Codec | None = None  # None until parsed: parse() always sets it
     level: int | None = None
     window_log: int | None = None
@@ -129,6 +143,7 @@ class WriterOptions:
         return cls(
             group_size=_int("group_size", items["group_size"], 1, INT32_MAX)
             if "group_size" in items else 1,
+            group_size_given="group_size" in items,
             codec=codec,
             level=level,
             window_log=window_log,

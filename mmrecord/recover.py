@@ -22,11 +22,9 @@ import numpy as np
 from .codecs import get_codec_by_id
 from .engine import simple
 from .errors import ArrayRecordError
+from .options import rewrite_options
 from .survey import Damage, Survey, survey
 from .writer import ArrayRecordWriter
-
-# Writer options that describe how a file was written, not what it holds.
-_DROPPED_OPTIONS = ("max_parallelism", "transpose", "transpose_bucket_size")
 
 
 @dataclass
@@ -71,9 +69,7 @@ def _options_for(s: Survey) -> str:
     largest intact chunk's record count (the last chunk may hold fewer).
     """
     if s.writer_options:
-        kept = [item for item in s.writer_options.split(",")
-                if item and item.partition(":")[0] not in _DROPPED_OPTIONS]
-        return ",".join(kept)
+        return rewrite_options(s.writer_options)
     c = s.chunks
     group = s.group_size or int(c.num_records[c.intact].max(initial=1))
     options = f"group_size:{max(1, group)}"

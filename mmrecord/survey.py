@@ -43,8 +43,9 @@ DATA_TYPES = (SIMPLE, TRANSPOSED)
 #: Walk statuses of chunks whose data is intact (their records can be read).
 INTACT = (scan.OK, scan.BLOCK_HEADER, scan.PADDING_CUT)
 
-# The role of each walk entry.
-DATA, FOOTER, POSTSCRIPT, OTHER, GAP = range(5)
+# The role of each walk entry. SUPERSEDED: the tail an append left behind (old partial chunk, footer,
+# postscript), lying between two listed chunks (``framing.is_earlier_tail``): dead space, not damage.
+DATA, FOOTER, POSTSCRIPT, OTHER, GAP, SUPERSEDED = range(6)
 
 #: Simple chunks tried as the footer, whatever their shape, when the postscript does not lead to one.
 FOOTER_CANDIDATES = 4
@@ -436,15 +437,30 @@ def _chunks_from_footer(s: Survey) -> None:
     is_data = found & (roles[w_at] == DATA)
     finding = np.full(n, -1, np.int64)  # entry_mismatch of the data chunk at each entry's offset
     wd = w_at[is_data]
-    finding[is_data] = framing.entry_mismatches(offsets[is_data], walk.data_size[wd], walk.chunk_type[wd],
+    finding[is_data] = framing.entry_mismatches(s.src, offsets[is_data], walk.data_size[wd], walk.chunk_type[wd],
                                                 walk.num_records[wd], walk.decoded_size[wd], nexts[is_data],
                                                 counts[is_data], sizes[is_data])
     chunk_of = np.where(finding == framing.SAME, w_at, -1)  # the walk entry holding each entry's chunk
+    _mark_superseded(s, chunk_of, nexts)
     extras = _place_strays(s, chunk_of, first, nexts)
     _footer_rows(s, chunk_of, first, nexts, extras)
     in_place = (chunk_of == w_at) & found & (walk.status[w_at] == scan.OK)
     for k in np.flatnonzero(~in_place).tolist():
         _entry_damage(s, k, chunk_of[k], bool(found[k]), int(w_at[k]), int(finding[k]), first, nexts)
+
+
+def _mark_superseded(s: Survey, chunk_of: np.ndarray, nexts: np.ndarray) -> None:
+    """Give the chunks of each earlier file version's tail, between two listed chunks (or the
+    signature and the first), the SUPERSEDED role."""
+    walk, offsets = s.walk, s._footer_entries[0]
+    placed = np.flatnonzero(chunk_of >= 0)
+    # Each placed chunk's end and where the next chunk begins; the signature (64 bytes) before chunk 0.
+    spans = list(zip(walk.end[chunk_of[placed]].tolist(), nexts[placed].tolist()))
+    if len(offsets) and chunk_of[0] >= 0:
+        spans.append((64, int(offsets[0])))
+    for end, following in spans:
+        if end != following and padded_end(end) != following and framing.is_earlier_tail(s.src, end, following):
+            s._roles[(walk.begin >= end) & (walk.begin < following)] = SUPERSEDED
 
 
 def _place_strays(s: Survey, chunk_of: np.ndarray, first: np.ndarray, nexts: np.ndarray) -> list[int]:
@@ -477,7 +493,7 @@ def _place_strays(s: Survey, chunk_of: np.ndarray, first: np.ndarray, nexts: np.
         following = int(home_entry[i]) if i < len(home_entry) else len(offsets)
         shape = (p % BLOCK_SIZE, int(walk.num_records[w]), int(walk.decoded_size[w]))
         ks = [k for k in free.get(shape, []) if framing.entry_mismatch(
-            int(offsets[k]), int(walk.data_size[w]), int(walk.chunk_type[w]), int(walk.num_records[w]),
+            s.src, int(offsets[k]), int(walk.data_size[w]), int(walk.chunk_type[w]), int(walk.num_records[w]),
             int(walk.decoded_size[w]), int(nexts[k]), int(counts[k]), int(sizes[k])) == framing.SAME]
         window = ks[bisect.bisect_right(ks, previous):bisect.bisect_left(ks, following)]
         end = int(walk.end[w])

@@ -12,6 +12,7 @@ from typing import Iterable
 
 import numpy as np
 
+from .append import open_for_append
 from .chunk import SIGNATURE, SIMPLE, EncodedChunks, encode_simple_chunks
 from .codecs import get_codec
 from .engine.framing import lay_out_chunks
@@ -75,36 +76,56 @@ class ArrayRecordWriter:
     A codec from a plugin whose id byte is not Riegeli's (0, ``b``, ``z``,
     ``s``) makes files that only mmrecord with that plugin can read; their
     options string names the codec.
+
+    ``mode="a"`` appends to an existing file (see :mod:`mmrecord.append`):
+    under an exclusive lock, without changing a byte already written; the
+    group size must be the file's (taken from it when ``options`` gives
+    none), the codec may differ. The new footer records this writer's options.
     """
 
-    def __init__(self, path: str | os.PathLike, options: str = "", *,
+    def __init__(self, path: str | os.PathLike, options: str = "", *, mode: str = "w",
                  file_options: object = None) -> None:
-        """Create (or truncate) ``path`` and write its signature.
+        """Create (or truncate) ``path`` and write its signature, or with ``mode="a"`` open it to append.
 
         ``file_options`` is the reference's keyword for its file writer's
         settings; mmrecord writes through Python's own file object, so it is
         accepted and changes nothing.
         """
+        if mode not in ("w", "a"):
+            raise ValueError(f"mode must be 'w' or 'a', not {mode!r}")
         self.path = os.fspath(path)
         self.options = WriterOptions.parse(options)
         if self.options.transpose:
             raise UnsupportedFeatureError("transpose:true (transposed chunks) is not supported yet")
         # Fail on a window the codec cannot produce now, not in the middle of the file.
         self.options.codec.compress(b"", self.options.level, self.options.window_log)
-        self._file = open(self.path, "wb")
-        self._pos = 0
+        self._file = None
         self._error: BaseException | None = None
         # Records not yet handed to the pool, and their bytes.
         self._records: list[bytes] = []
         self._records_bytes = 0
+        self._appending = mode == "a"
+        self._written = 0  # records given to write() and write_many()
         # A job holds whole groups and at least JOB_BYTES (or JOB_RECORDS records).
-        self._job_records = max(1, JOB_RECORDS // self.options.group_size) * self.options.group_size
         self._pending: deque[Future] = deque()
         # The footer's index, 8 bytes a number (a file may have millions of chunks).
         self._offsets = array("Q")
         self._decoded = array("Q")
         self._counts = array("Q")
-        self._write_chunks(EncodedChunks.empty(), SIGNATURE, pad=False)
+        if self._appending:
+            point = open_for_append(self.path, self.options)
+            self._file, self.options, self._pos = point.file, point.options, point.end
+            self._offsets.extend(point.offsets)
+            self._decoded.extend(point.decoded)
+            self._counts.extend(point.counts)
+            self._records = point.carried
+            self._records_bytes = sum(map(len, point.carried))
+        else:
+            self._file = open(self.path, "wb")
+            self._pos = 0
+            self._write_chunks(EncodedChunks.empty(), SIGNATURE, pad=False)
+        # A job holds whole groups and at least JOB_BYTES (or JOB_RECORDS records).
+        self._job_records = max(1, JOB_RECORDS // self.options.group_size) * self.options.group_size
 
     # -- writing records -----------------------------------------------------
 
@@ -120,6 +141,7 @@ class ArrayRecordWriter:
             if type(record) is not bytes:
                 record = _as_record(record)
             pending.append(record)
+            self._written += 1
             self._records_bytes += len(record)
             if (self._records_bytes >= JOB_BYTES or len(pending) >= self._job_records) \
                     and len(pending) % group_size == 0:
@@ -190,14 +212,17 @@ class ArrayRecordWriter:
         """Write the last group, the footer and the postscript; close the file. Safe to call twice."""
         if self._file is None:
             return
+        # An append of no records writes nothing at all (not even the records it carried).
+        wrote = self._written or not self._appending
         try:
-            if self._error is None:
+            if self._error is None and wrote:
                 self._flush_records()
         except BaseException as exc:
             self._error = exc
         try:
             # After a failure the file keeps every record before the failed group.
-            self._write_footer()
+            if wrote:
+                self._write_footer()
         finally:
             for future in self._pending:
                 future.cancel()
@@ -223,8 +248,16 @@ class ArrayRecordWriter:
                               writer_options=str(self.options))
         body = entries.tobytes()
         records = [meta.encode()] + [body[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        self._sync()  # an append's chunks are on disk before a postscript can make them the file's
         self._write_tail(records, None)
         self._write_tail([encode_postscript(footer_offset)] * POSTSCRIPT_COPIES, "uncompressed")
+        self._sync()
+
+    def _sync(self) -> None:
+        """Make what was written so far durable, when appending (the old records depend on it)."""
+        if self._appending:
+            self._file.flush()
+            os.fsync(self._file.fileno())
 
     def ok(self) -> bool:
         """False once an error happened while encoding or writing."""

@@ -57,15 +57,62 @@ def _blocks_ok(src, first: int, stop: int, chunk_begin: int, chunk_stop: int) ->
 
 
 @njit(cache=True, nogil=True)
-def entry_mismatch(begin: int, data_size: int, chunk_type: int, num_records: int, decoded_size: int,
+def _header(src, begin: int, header_stop: int):
+    """The chunk header at ``begin`` (ending at ``header_stop``, inside ``src``): ``(stored hash,
+    computed hash, data size, data hash, type and record count, decoded size)``."""
+    at = begin + BLOCK_HEADER_SIZE if begin % BLOCK_SIZE == 0 else begin
+    if header_stop == at + CHUNK_HEADER_SIZE:  # the usual case: read the header in place
+        return (load_u64(src, at), highway_hash(src, at + 8, header_stop), load_u64(src, at + 8),
+                load_u64(src, at + 16), load_u64(src, at + 24), load_u64(src, at + 32))
+    header = np.empty(CHUNK_HEADER_SIZE, np.uint8)  # a block header cuts through the chunk header
+    copy_logical(src, begin, header, np.int64(0), np.int64(CHUNK_HEADER_SIZE))
+    return (load_u64(header, 0), highway_hash(header, 8, CHUNK_HEADER_SIZE), load_u64(header, 8),
+            load_u64(header, 16), load_u64(header, 24), load_u64(header, 32))
+
+
+@njit(cache=True, nogil=True)
+def is_earlier_tail(src, pos: int, next_begin: int) -> bool:
+    """Whether ``[pos, next_begin)`` is the tail earlier versions of the file left behind (appends).
+
+    Appending leaves the old last partial chunk, footer and postscript in
+    place, unlisted, and starts the new chunks at the old end; several appends
+    leave several such tails in a row. The run must be whole chunks with
+    intact headers ending exactly at ``next_begin`` on a block boundary, its
+    last block holding a postscript-shaped chunk (simple, three records) and
+    its padding.
+    """
+    if next_begin % BLOCK_SIZE or next_begin - pos < BLOCK_SIZE or next_begin > len(src):
+        return False
+    postscript_at = next_begin - BLOCK_SIZE
+    seen_postscript = False
+    while pos < next_begin:
+        if pos < 0 or 0 < pos % BLOCK_SIZE <= BLOCK_HEADER_SIZE:
+            return False
+        header_stop = add_with_overhead(pos, CHUNK_HEADER_SIZE)
+        if header_stop > next_begin:
+            return False
+        stored, computed, data_size, _, type_and_count, _ = _header(src, pos, header_stop)
+        if stored != computed or data_size > np.uint64(next_begin):
+            return False
+        num_records = np.int64(type_and_count >> np.uint64(8))
+        if pos == postscript_at:
+            seen_postscript = (type_and_count & np.uint64(0xFF)) == SIMPLE_CHUNK and num_records == 3
+        pos = chunk_end(pos, np.int64(data_size), num_records)
+    return pos == next_begin and seen_postscript
+
+
+@njit(cache=True, nogil=True)
+def entry_mismatch(src, begin: int, data_size: int, chunk_type: int, num_records: int, decoded_size: int,
                    next_begin: int, records: int, size: int) -> int:
     """How the chunk at ``begin`` (its header's fields) disagrees with the footer entry listing it there.
 
     The entry says the chunk holds ``records`` records of ``size`` decoded
     bytes, and the next chunk (or the footer) begins at ``next_begin``.
     Riegeli's hashes do not cover where a chunk lies, so these are what tell
-    a chunk in its place from a valid chunk copied or shifted there. Returns
-    ``SAME`` or the first finding.
+    a chunk in its place from a valid chunk copied or shifted there. Between
+    the chunk and ``next_begin`` may lie the tail of the file before an
+    append (:func:`is_earlier_tail`, read from ``src``). Returns ``SAME`` or
+    the first finding.
     """
     if chunk_type != SIMPLE_CHUNK and chunk_type != TRANSPOSED_CHUNK:
         return NOT_DATA
@@ -74,17 +121,17 @@ def entry_mismatch(begin: int, data_size: int, chunk_type: int, num_records: int
     if decoded_size != size:
         return DECODED
     end = chunk_end(begin, data_size, num_records)
-    if end != next_begin and padded_end(end) != next_begin:
+    if end != next_begin and padded_end(end) != next_begin and not is_earlier_tail(src, end, next_begin):
         return MISPLACED
     return SAME
 
 
 @njit(cache=True, nogil=True)
-def entry_mismatches(begin, data_size, chunk_type, num_records, decoded_size, next_begin, records, size):
+def entry_mismatches(src, begin, data_size, chunk_type, num_records, decoded_size, next_begin, records, size):
     """:func:`entry_mismatch` over arrays, one finding per chunk."""
     out = np.empty(len(begin), np.int64)
     for k in range(len(begin)):
-        out[k] = entry_mismatch(begin[k], data_size[k], chunk_type[k], num_records[k], decoded_size[k],
+        out[k] = entry_mismatch(src, begin[k], data_size[k], chunk_type[k], num_records[k], decoded_size[k],
                                 next_begin[k], records[k], size[k])
     return out
 
@@ -110,17 +157,7 @@ def read_chunk(src, begin: int, limit: int, verify: bool):
     header_stop = add_with_overhead(begin, CHUNK_HEADER_SIZE)
     if header_stop > limit:
         return TRUNCATED, begin, 0, 0, 0, -1, 0, empty
-    at = begin + BLOCK_HEADER_SIZE if begin % BLOCK_SIZE == 0 else begin
-    if header_stop == at + CHUNK_HEADER_SIZE:  # the usual case: read the header in place
-        stored, computed = load_u64(src, at), highway_hash(src, at + 8, header_stop)
-        data_size_u, data_hash = load_u64(src, at + 8), load_u64(src, at + 16)
-        type_and_count, decoded_size_u = load_u64(src, at + 24), load_u64(src, at + 32)
-    else:  # a block header cuts through the chunk header
-        header = np.empty(CHUNK_HEADER_SIZE, np.uint8)
-        copy_logical(src, begin, header, np.int64(0), np.int64(CHUNK_HEADER_SIZE))
-        stored, computed = load_u64(header, 0), highway_hash(header, 8, CHUNK_HEADER_SIZE)
-        data_size_u, data_hash = load_u64(header, 8), load_u64(header, 16)
-        type_and_count, decoded_size_u = load_u64(header, 24), load_u64(header, 32)
+    stored, computed, data_size_u, data_hash, type_and_count, decoded_size_u = _header(src, begin, header_stop)
     if verify and stored != computed:
         return HEADER_HASH, begin, 0, 0, 0, -1, 0, empty
     if data_size_u > np.uint64(limit) or decoded_size_u > np.uint64(1 << 62):

@@ -90,7 +90,7 @@ def single_record_span(src, begin: int, limit: int, verify: bool, decoded_size: 
     status, _, chunk_type, num_records, decoded, start, data_size, _, codec, _, _, _, vp, vs, vn = read_simple(
         src, begin, limit, verify)
     ok = status == OK and chunk_type == SIMPLE_CHUNK and start >= 0 and vn == decoded and entry_mismatch(
-        begin, data_size, chunk_type, num_records, decoded, limit, 1, decoded_size) == SAME
+        src, begin, data_size, chunk_type, num_records, decoded, limit, 1, decoded_size) == SAME
     return ok, codec, vp, vs, vn
 
 
@@ -139,7 +139,7 @@ def indexed_record_into(src, chunks, footer_offset: int, k: int, verify: bool, n
     status, _, chunk_type, num_records, decoded, start, data_size, copy, codec, _, _, _, pos, stop, size = \
         read_simple(src, begin, limit, verify)
     if status != OK or chunk_type != SIMPLE_CHUNK or size != decoded or entry_mismatch(
-            begin, data_size, chunk_type, num_records, decoded, limit, 1, chunks[k, 1]) != SAME:
+            src, begin, data_size, chunk_type, num_records, decoded, limit, 1, chunks[k, 1]) != SAME:
         return -1
     if size > len(out):
         return size
