@@ -70,6 +70,16 @@ def _scratch_for(size: int) -> np.ndarray:
     return _scratch.buffer
 
 
+def _growing_parts(first: int, count: int, step: int) -> list[tuple[int, int]]:
+    """Chunks ``first`` … ``count - 1`` as ``(begin, end)`` parts of 1/16 of ``step`` chunks, doubling up to ``step``."""
+    parts, size, at = [], max(1, step // 16), first
+    while at < count:
+        parts.append((at, min(at + size, count)))
+        at += size
+        size = min(step, 2 * size)
+    return parts
+
+
 def _file_codec(writer_options: str | None) -> Codec | None:
     """The codec the footer's writer options name (zstd when they name none, as writers default to)."""
     try:
@@ -119,6 +129,11 @@ class ArrayRecordReader:
             operator.index(file_reader_buffer_size)
         self._verify = self.options.verify_checksums
         self._cursor = 0
+        # read(): the record it returned last, and the records ahead when reading in order.
+        self._previous = -1
+        self._stream: Iterator[bytes] | None = None
+        self._stream_next = 0
+        self._singles_until = 0  # after damage ahead: read() reads singly up to here
         self._cache: OrderedDict[int, ChunkRecords] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._buffer, self._src = _map_file(self.path)
@@ -333,9 +348,8 @@ class ArrayRecordReader:
         general = np.flatnonzero(~ok | ((codec != 0) & (codec != kernel_codec_id)))
         extra: list[bytes] = [b""] * len(general)
         if len(general):
-            def read_general(lo: int, hi: int) -> None:
-                read = self._single_record if self._single_fast else self._record  # kernels take cut chunks
-                extra[lo:hi] = [read(i) for i in indices[general[lo:hi]].tolist()]
+            def read_general(lo: int, hi: int) -> None:  # kernels take cut chunks
+                extra[lo:hi] = [self._one_record(i) for i in indices[general[lo:hi]].tolist()]
 
             split = parallel and len(general) >= MIN_PARALLEL_BATCH
             self._run_split(read_general, len(general)) if split else read_general(0, len(general))
@@ -558,12 +572,25 @@ class ArrayRecordReader:
         ``read(begin, end)`` is half-open, negative bounds count from the end,
         and an empty or out-of-range span raises ``IndexError``, as in the
         reference. Batch forms do not move the cursor.
+
+        ``read()`` costs what iteration costs when it is called for records in
+        order (from the start, or from the second record in a row after a
+        :meth:`seek`): it hands out records that iteration's machinery decodes
+        ahead from the cursor. The first record after a seek elsewhere is read
+        the way ``reader[i]`` reads it, with nothing decoded ahead.
         """
         if not args:
-            if self._cursor >= self._index.num_records:
-                raise RecordIndexError(f"end of file: all {self._index.num_records} records were read")
-            record = self._single_record(self._cursor) if self._single_fast else self._record(self._cursor)
-            self._cursor += 1
+            at = self._cursor
+            if at >= self._num_records:
+                raise RecordIndexError(f"end of file: all {self._num_records} records were read")
+            if (self._stream is None or self._stream_next != at) and (
+                    at != self._previous + 1 or at < self._singles_until):
+                # A jump: this record only, nothing decoded ahead.
+                self._stream = None
+                record = self._single_record(at) if self._single_fast else self._record(at)
+            else:
+                record = self._streamed(at)
+            self._previous, self._stream_next, self._cursor = at, at + 1, at + 1
             return record
         if len(args) == 1:
             return self._records(self._check_indices(args[0]))
@@ -583,6 +610,25 @@ class ArrayRecordReader:
         """Move the cursor of :meth:`read` to record ``i`` (clamped to the end, as the reference)."""
         self._cursor = min(max(int(i), 0), self._index.num_records)
 
+    def _streamed(self, at: int) -> bytes:
+        """Record ``at`` of a ``read()`` in order: from the records decoded ahead (started here if need be)."""
+        if self._stream is None or self._stream_next != at:
+            self._stream = self._records_from(at)
+        try:
+            return next(self._stream)
+        except ArrayRecordError:
+            # Damage somewhere in the part decoded ahead: read one record at a
+            # time past it, so that every intact record still comes back.
+            self._stream = None
+            index = self._index
+            part_chunks = max(1, READ_PART_BYTES // index.stored_bytes_per_chunk)
+            self._singles_until = at + part_chunks * max(1, index.group_size)
+            return self._one_record(at)
+
+    def _one_record(self, i: int) -> bytes:
+        """Record ``i`` (in range) on its own, the way ``reader[i]`` reads it."""
+        return self._single_record(i) if self._single_fast else self._record(i)
+
     def record_index(self) -> int:
         """The cursor: the index :meth:`read` returns next."""
         return self._cursor
@@ -590,22 +636,29 @@ class ArrayRecordReader:
     # -- sequential ----------------------------------------------------------
 
     def __iter__(self) -> Iterator[bytes]:
-        """All records in order, decoded ahead on the pool.
+        """All records in order, decoded ahead on the pool (see :meth:`_records_from`)."""
+        return self._records_from(0)
 
-        The file is read in parts of whole chunks, about ``READ_PART_BYTES``
-        stored bytes each; up to ``readahead_buffer_size`` bytes of parts, and
-        at least one per thread, are in flight while the records of the first
-        are handed out. Chunks of one record are read as batches (the kernel
+    def _records_from(self, start: int) -> Iterator[bytes]:
+        """Records ``start``, ``start + 1``, ... to the end, decoded ahead on the pool.
+
+        The file is read in parts of whole chunks, growing to about
+        ``READ_PART_BYTES`` stored bytes each (small first parts hand out the
+        first records soon); up to ``readahead_buffer_size`` bytes of parts,
+        and at least one per thread, are in flight while the records of the
+        first are handed out (``max_parallelism:0``: one part at a time, on the
+        calling thread). Chunks of one record are read as batches (the kernel
         path); larger chunks are decoded on the pool and cut into ``bytes``
         here, so that the pool's threads never wait for the GIL.
         """
         index = self._index
         chunks = len(index)
-        if not chunks:
+        if start >= index.num_records:
             return
+        first_chunk, skip = index.locate(start)
         stored_per_chunk = index.stored_bytes_per_chunk
         step = max(1, READ_PART_BYTES // stored_per_chunk)
-        parts = [(a, min(a + step, chunks)) for a in range(0, chunks, step)]
+        parts = _growing_parts(first_chunk, chunks, step)
         if index.one_record_per_chunk:
             def read(part: tuple[int, int]) -> list:
                 return self._records(np.arange(*part, dtype=np.int64), parallel=False)
@@ -622,24 +675,32 @@ class ArrayRecordReader:
                 yield from result
             else:
                 for chunk in result:
-                    yield from chunk.records(np.arange(chunk.num_records))
+                    yield from chunk.records(np.arange(skip, chunk.num_records))
+                    skip = 0
 
     @staticmethod
     def _ahead(work, items: list, ahead: int) -> Iterator:
-        """``work(item)`` for each item in order, up to ``ahead`` of them running on the pool."""
+        """``work(item)`` for each item in order, up to ``ahead`` of them queued or running on the pool."""
         pool = shared_pool()
         pending = deque(pool.submit(work, item) for item in items[:ahead])
-        for k in range(len(items)):
-            result = pending.popleft().result()
-            if k + ahead < len(items):
-                pending.append(pool.submit(work, items[k + ahead]))
-            yield result
+        try:
+            for k in range(len(items)):
+                result = pending.popleft().result()
+                if k + ahead < len(items):
+                    pending.append(pool.submit(work, items[k + ahead]))
+                yield result
+        finally:
+            # A consumer that stops early (a loop left, a seek, a closed reader)
+            # leaves no queued work behind; at most the running parts finish.
+            for future in pending:
+                future.cancel()
 
     # -- lifetime ------------------------------------------------------------
 
     def close(self) -> None:
         """Release the file map. Safe to call twice."""
         self._src = None
+        self._stream = None
         with self._cache_lock:
             self._cache.clear()
         buffer, self._buffer = self._buffer, None
