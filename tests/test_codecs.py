@@ -29,7 +29,7 @@ from mmrecord.errors import (
     UnknownCodecError,
     UnsupportedFeatureError,
 )
-from support import random_bytes, text_bytes
+from support import random_bytes, text_bytes, varint
 
 BUILTINS = {"uncompressed": 0x00, "brotli": 0x62, "zstd": 0x7A, "snappy": 0x73}
 LEVELS = {"uncompressed": [None], "zstd": [-5, 1, 3, 19], "brotli": [0, 6, 11], "snappy": [None, 2]}
@@ -38,15 +38,6 @@ SIZES = [0, 1, 4095, 4096, 65536, 1 << 20]
 # The array_record 0.8.6 wheel bundles libzstd 1.5.6; libzstd 1.5.7 splits blocks
 # differently at levels 0, 3 and 4, so their frames match only with 1.5.6.
 ZSTD_DFAST_MATCHES = zstandard.ZSTD_VERSION == (1, 5, 6)
-
-
-def varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def read_varint(data: bytes, pos: int) -> tuple[int, int]:

@@ -21,7 +21,7 @@ import mmrecord
 from mmrecord.codecs import get_codec
 from mmrecord.engine import snappy
 from mmrecord.errors import UnsupportedFeatureError
-from support import random_bytes, text_bytes
+from support import random_bytes, text_bytes, varint
 
 reference = pytest.importorskip("array_record.python.array_record_module")
 
@@ -132,28 +132,19 @@ def test_decoder_on_arbitrary_bytes(block, capacity):
     _check_against_oracle(block, capacity)
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 @pytest.mark.parametrize("block,expected", [
     (b"\x00", b""),
-    (_varint(3) + b"\x08abc", b"abc"),
+    (varint(3) + b"\x08abc", b"abc"),
     # literal lengths in 1..4 operand bytes (tags 60..63)
-    (_varint(61) + bytes([60 << 2, 60]) + b"x" * 61, b"x" * 61),
-    (_varint(300) + bytes([61 << 2]) + (299).to_bytes(2, "little") + b"y" * 300, b"y" * 300),
-    (_varint(70_000) + bytes([62 << 2]) + (69_999).to_bytes(3, "little") + b"z" * 70_000, b"z" * 70_000),
-    (_varint(5) + bytes([63 << 2]) + (4).to_bytes(4, "little") + b"hello", b"hello"),
+    (varint(61) + bytes([60 << 2, 60]) + b"x" * 61, b"x" * 61),
+    (varint(300) + bytes([61 << 2]) + (299).to_bytes(2, "little") + b"y" * 300, b"y" * 300),
+    (varint(70_000) + bytes([62 << 2]) + (69_999).to_bytes(3, "little") + b"z" * 70_000, b"z" * 70_000),
+    (varint(5) + bytes([63 << 2]) + (4).to_bytes(4, "little") + b"hello", b"hello"),
     # copies: 1-byte offset overlapping (a run), 2-byte offset, 4-byte offset
-    (_varint(12) + b"\x00a" + bytes([1 | (11 - 4) << 2, 1]), b"a" * 12),
-    (_varint(10) + b"\x0cabcd" + bytes([2 | 5 << 2, 4, 0]), b"abcdabcdab"),
-    (_varint(10) + b"\x0cabcd" + bytes([3 | 5 << 2, 4, 0, 0, 0]), b"abcdabcdab"),
-    (_varint(70) + b"\x00q" + bytes([2 | 63 << 2, 1, 0]) + bytes([1 | 1 << 2, 1]), b"q" * 70),
+    (varint(12) + b"\x00a" + bytes([1 | (11 - 4) << 2, 1]), b"a" * 12),
+    (varint(10) + b"\x0cabcd" + bytes([2 | 5 << 2, 4, 0]), b"abcdabcdab"),
+    (varint(10) + b"\x0cabcd" + bytes([3 | 5 << 2, 4, 0, 0, 0]), b"abcdabcdab"),
+    (varint(70) + b"\x00q" + bytes([2 | 63 << 2, 1, 0]) + bytes([1 | 1 << 2, 1]), b"q" * 70),
 ])
 def test_decoder_reads_every_element_form(block, expected):
     assert _decode(block, len(expected)) == (len(expected), expected)
@@ -164,17 +155,17 @@ def test_decoder_reads_every_element_form(block, expected):
     (b"", 0),  # no length
     (b"\x80", 0),  # length cut short
     (b"\xff\xff\xff\xff\x10", 8),  # length beyond 32 bits
-    (_varint(4) + b"\x0cabcd", 3),  # longer than the room given
-    (_varint(5) + b"\x0cabcd", 5),  # fewer bytes than declared
-    (_varint(3) + b"\x0cabcd", 4),  # more bytes than declared
-    (_varint(8) + b"\x0cabcd" + bytes([1, 0]), 8),  # offset 0
-    (_varint(8) + b"\x0cabcd" + bytes([1, 5]), 8),  # offset before the start
-    (_varint(8) + b"\x0cabcd" + bytes([2, 4]), 8),  # operand cut short
-    (_varint(8) + b"\x0cabcd" + bytes([3, 4, 0, 0]), 8),
-    (_varint(70) + bytes([61 << 2, 69, 0]), 70),  # literal longer than the block
-    (_varint(70) + bytes([62 << 2, 69, 0]), 70),  # literal length cut short
-    (_varint(70) + bytes([63 << 2, 69, 0, 0, 0]) + b"x" * 10, 70),
-    (_varint(2) + bytes([60 << 2]), 2),  # literal length byte missing
+    (varint(4) + b"\x0cabcd", 3),  # longer than the room given
+    (varint(5) + b"\x0cabcd", 5),  # fewer bytes than declared
+    (varint(3) + b"\x0cabcd", 4),  # more bytes than declared
+    (varint(8) + b"\x0cabcd" + bytes([1, 0]), 8),  # offset 0
+    (varint(8) + b"\x0cabcd" + bytes([1, 5]), 8),  # offset before the start
+    (varint(8) + b"\x0cabcd" + bytes([2, 4]), 8),  # operand cut short
+    (varint(8) + b"\x0cabcd" + bytes([3, 4, 0, 0]), 8),
+    (varint(70) + bytes([61 << 2, 69, 0]), 70),  # literal longer than the block
+    (varint(70) + bytes([62 << 2, 69, 0]), 70),  # literal length cut short
+    (varint(70) + bytes([63 << 2, 69, 0, 0, 0]) + b"x" * 10, 70),
+    (varint(2) + bytes([60 << 2]), 2),  # literal length byte missing
 ])
 def test_decoder_refuses_malformed_blocks(block, capacity):
     assert _decode(block, capacity)[0] == -1
@@ -185,9 +176,9 @@ def test_codec_errors():
     with pytest.raises(ValueError, match="valid length"):
         codec.decompress(b"\x80", 0)
     with pytest.raises(ValueError, match="expected 4"):
-        codec.decompress(_varint(3) + b"\x08abc", 4)
+        codec.decompress(varint(3) + b"\x08abc", 4)
     with pytest.raises(ValueError, match="malformed"):
-        codec.decompress(_varint(8) + b"\x0cabcd" + bytes([1, 0]), 8)
+        codec.decompress(varint(8) + b"\x0cabcd" + bytes([1, 0]), 8)
 
 
 def test_compress_refuses_more_than_snappy_holds(monkeypatch):

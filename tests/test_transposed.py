@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from support import VECTORS, manifest, record_digest, records_from_recipe
+from support import VECTORS, manifest, record_digest, records_from_recipe, varint
 
 from mmrecord.errors import ArrayRecordError, CorruptRecordError, UnknownCodecError
 from mmrecord.transposed import decode_transposed_chunk
@@ -138,15 +138,6 @@ def roundtrip(records, options: str) -> None:
 # ---------------------------------------------------------------------------
 # Protobuf wire format, hand-encoded
 # ---------------------------------------------------------------------------
-
-
-def varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def key(field: int, wire: int) -> bytes:
