@@ -587,7 +587,7 @@ class ArrayRecordReader:
                     at != self._previous + 1 or at < self._singles_until):
                 # A jump: this record only, nothing decoded ahead.
                 self._stream = None
-                record = self._single_record(at) if self._single_fast else self._record(at)
+                record = self._one_record(at)
             else:
                 record = self._streamed(at)
             self._previous, self._stream_next, self._cursor = at, at + 1, at + 1

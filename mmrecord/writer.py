@@ -105,8 +105,7 @@ class ArrayRecordWriter:
         self._records: list[bytes] = []
         self._records_bytes = 0
         self._appending = mode == "a"
-        self._written = 0  # records given to write() and write_many()
-        # A job holds whole groups and at least JOB_BYTES (or JOB_RECORDS records).
+        self._wrote = False  # whether write() or write_many() was given any record
         self._pending: deque[Future] = deque()
         # The footer's index, 8 bytes a number (a file may have millions of chunks).
         self._offsets = array("Q")
@@ -137,11 +136,11 @@ class ArrayRecordWriter:
         """Append every record of an iterable."""
         self._check_open()
         pending, group_size = self._records, self.options.group_size
+        record = None
         for record in records:
             if type(record) is not bytes:
                 record = _as_record(record)
             pending.append(record)
-            self._written += 1
             self._records_bytes += len(record)
             if (self._records_bytes >= JOB_BYTES or len(pending) >= self._job_records) \
                     and len(pending) % group_size == 0:
@@ -151,6 +150,8 @@ class ArrayRecordWriter:
                     self._error = exc
                     raise
                 pending = self._records
+        if record is not None:
+            self._wrote = True
 
     def _submit(self) -> None:
         """Hand the buffered records to the pool; write finished jobs in order."""
@@ -213,7 +214,7 @@ class ArrayRecordWriter:
         if self._file is None:
             return
         # An append of no records writes nothing at all (not even the records it carried).
-        wrote = self._written or not self._appending
+        wrote = self._wrote or not self._appending
         try:
             if self._error is None and wrote:
                 self._flush_records()

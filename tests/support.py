@@ -102,13 +102,3 @@ def text_bytes(n: int, seed: int) -> bytes:
     while len(out) < n:
         out += rng.choice(words) + rng.randbytes(rng.randrange(3))
     return bytes(out[:n])
-
-
-def varint(n: int) -> bytes:
-    """Riegeli's (protobuf's) unsigned varint of ``n``, in plain Python."""
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)

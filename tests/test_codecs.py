@@ -24,12 +24,13 @@ from mmrecord.codecs import (
     register_codec,
 )
 from mmrecord.engine.native import decode_into, lazy_cfunc
+from mmrecord.engine.varint import encode_varint as varint
 from mmrecord.errors import (
     InvalidOptionsError,
     UnknownCodecError,
     UnsupportedFeatureError,
 )
-from support import random_bytes, text_bytes, varint
+from support import random_bytes, text_bytes
 
 BUILTINS = {"uncompressed": 0x00, "brotli": 0x62, "zstd": 0x7A, "snappy": 0x73}
 LEVELS = {"uncompressed": [None], "zstd": [-5, 1, 3, 19], "brotli": [0, 6, 11], "snappy": [None, 2]}

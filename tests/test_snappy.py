@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 import mmrecord
 from mmrecord.codecs import get_codec
 from mmrecord.engine import snappy
+from mmrecord.engine.varint import encode_varint as varint
 from mmrecord.errors import UnsupportedFeatureError
-from support import random_bytes, text_bytes, varint
+from support import random_bytes, text_bytes
 
 reference = pytest.importorskip("array_record.python.array_record_module")
 

@@ -22,8 +22,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from support import VECTORS, manifest, record_digest, records_from_recipe, varint
+from support import VECTORS, manifest, record_digest, records_from_recipe
 
+from mmrecord.engine.varint import encode_varint as varint
 from mmrecord.errors import ArrayRecordError, CorruptRecordError, UnknownCodecError
 from mmrecord.transposed import decode_transposed_chunk
 
