@@ -18,6 +18,8 @@ from typing import Any, Iterable, Sequence
 
 import mmrecord
 
+from .dataset import ASV_NUM_RECORDS, NUM_RECORDS, NUM_SMALL_RECORDS
+
 # Reader options: the reference's settings for random access (no read-ahead
 # buffer, no thread pool), and the implementation's defaults.
 RANDOM_OPTIONS = "readahead_buffer_size:0,max_parallelism:0"
@@ -48,7 +50,7 @@ class Sizes:
         return min(self.records, self.written.get(codec, self.records))
 
 
-FULL = Sizes(records=65_536, small_records=1_000_000,
+FULL = Sizes(records=NUM_RECORDS, small_records=NUM_SMALL_RECORDS,
              single={1: 2048, 256: 256}, batched={1: 16_384, 256: 512},
              sequential={1: 16_384, 256: None}, written={"brotli:6": 16_384},
              small_single=256, small_batched=8192)
@@ -56,9 +58,9 @@ QUICK = Sizes(records=8192, small_records=100_000,
               single={1: 512, 256: 64}, batched={1: 4096, 256: 256},
               sequential={1: 2048, 256: None}, written={"brotli:6": 2048},
               small_single=128, small_batched=1024)
-ASV = Sizes(records=16_384, small_records=1_000_000,
+ASV = Sizes(records=ASV_NUM_RECORDS, small_records=NUM_SMALL_RECORDS,
             single={1: 1024, 256: 128}, batched={1: 4096, 256: 256},
-            sequential={1: 4096, 256: None}, written={"brotli:6": 4096},
+            sequential={1: 4096, 256: None}, written={},
             small_single=256, small_batched=4096)
 
 
