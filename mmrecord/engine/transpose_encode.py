@@ -254,7 +254,7 @@ def _encode_group(values, bounds, first, stop, bucket_size, out, used, seg_bound
     while sm.state_etag[first_state] != encoded_tags[num_encoded - 1]:
         first_state += 1
     out, used = _put_varint(out, used, first_state)
-    seg_bounds = _grow(seg_bounds, num_segments + 2)
+    seg_bounds = _grow(seg_bounds, num_segments + 3)  # the header tail and the transitions
     num_segments += 1
     seg_bounds[num_segments] = used
 
