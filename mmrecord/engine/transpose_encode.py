@@ -64,13 +64,13 @@ class TransposedSegments(NamedTuple):
     num_buffers: np.ndarray
 
 
-@njit(cache=True, nogil=True)
+@njit(inline="always")
 def _put(out, used, nbytes):
     """``out`` with room for ``nbytes`` more bytes after ``used``."""
     return _grow(out, used + nbytes)
 
 
-@njit(cache=True, nogil=True)
+@njit(inline="always")
 def _put_varint(out, used, value):
     out = _grow(out, used + 10)
     return out, write_varint(out, used, value)
@@ -121,7 +121,7 @@ def _bucket_ends(sizes, bucket_size):
     return ends[:num][::-1].copy()
 
 
-@njit(cache=True, nogil=True)
+@njit(inline="always")
 def _write_buffer(out, used, values, split, node, node_items, item_order, is_varint):
     """Append node's buffer: its data items last to first, varints without continuation bits."""
     for k in range(node_items[node + 1] - 1, node_items[node] - 1, -1):

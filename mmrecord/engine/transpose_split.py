@@ -21,8 +21,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, types
-from numba.typed import Dict, List
+from numba import njit
+
+from .int_table import insert, new_table, slot
 
 # Reserved message ids (Riegeli's MessageId): parents of the special nodes.
 NOOP_ID = 0
@@ -84,7 +85,7 @@ class SplitRecords(NamedTuple):
     num_nonproto: int
 
 
-@njit(cache=True, nogil=True)
+@njit(inline="always")
 def _grow(a, need):
     """``a``, or a copy with room for at least ``need`` entries."""
     if need <= len(a):
@@ -94,7 +95,7 @@ def _grow(a, need):
     return b
 
 
-@njit(cache=True, nogil=True)
+@njit(inline="always")
 def canonical_varint_end(src, pos, end, max_length):
     """End of the canonical varint of at most ``max_length`` bytes at ``src[pos:end]``; -1 if none.
 
@@ -119,7 +120,7 @@ def canonical_varint_end(src, pos, end, max_length):
     return -1
 
 
-@njit(cache=True, nogil=True)
+@njit(inline="always")
 def _varint_value(src, pos, end):
     """The value of the (already checked) varint at ``src[pos:end]``."""
     value = np.uint64(0)
@@ -130,56 +131,59 @@ def _varint_value(src, pos, end):
     return value
 
 
-@njit(cache=True, nogil=True)
+@njit(inline="always")
 def is_proto_message(src, pos, end, groups):
-    """Whether ``src[pos:end]`` is a protocol buffer message in canonical encoding.
+    """Whether ``src[pos:end]`` is a protocol buffer message in canonical encoding; and ``groups``.
 
     Riegeli's ``IsProtoMessage``: tags and lengths are canonical varint32s,
     varint values canonical varint64s, no field number is 0, fixed-size and
     length-delimited values fit, wire types 6 and 7 do not occur and every
-    group is closed by its own end tag. ``groups`` is a scratch stack.
+    group is closed by its own end tag. ``groups`` is a scratch stack of open
+    groups, returned because it may have grown.
     """
-    groups.clear()
+    depth = 0
     p = pos
     while p < end:
         stop = canonical_varint_end(src, p, end, 5)
         if stop < 0:
-            return False
+            return False, groups
         tag = np.int64(_varint_value(src, p, stop))
         p = stop
         field = tag >> 3
         if field == 0:
-            return False
+            return False, groups
         wire = tag & 7
         if wire == 0:
             p = canonical_varint_end(src, p, end, 10)
             if p < 0:
-                return False
+                return False, groups
         elif wire == 1:
             if end - p < 8:
-                return False
+                return False, groups
             p += 8
         elif wire == 2:
             stop = canonical_varint_end(src, p, end, 5)
             if stop < 0:
-                return False
+                return False, groups
             length = np.int64(_varint_value(src, p, stop))
             if end - stop < length:
-                return False
+                return False, groups
             p = stop + length
         elif wire == 3:
-            groups.append(field)
+            groups = _grow(groups, depth + 1)
+            groups[depth] = field
+            depth += 1
         elif wire == 4:
-            if len(groups) == 0 or groups[len(groups) - 1] != field:
-                return False
-            groups.pop()
+            if depth == 0 or groups[depth - 1] != field:
+                return False, groups
+            depth -= 1
         elif wire == 5:
             if end - p < 4:
-                return False
+                return False, groups
             p += 4
         else:
-            return False
-    return len(groups) == 0
+            return False, groups
+    return depth == 0, groups
 
 
 @njit(cache=True, nogil=True)
@@ -208,17 +212,19 @@ def split_records(values, bounds, first, stop):
     num_items = 0
     nonproto_lengths = np.empty(16, np.int64)
     num_nonproto = 0
-    nodes = Dict.empty(key_type=types.int64, value_type=types.int64)
-    groups = List.empty_list(types.int64)
-    group_parents = List.empty_list(types.int64)
-    frame_end_etag = List.empty_list(types.int64)
-    frame_parent = List.empty_list(types.int64)
-    frame_limit = List.empty_list(types.int64)
+    node_keys, node_values = new_table(16)
+    groups = np.empty(8, np.int64)  # is_proto_message's scratch
+    group_parents = np.empty(8, np.int64)  # the parent id outside each open group
+    depth_groups = 0
+    frame_end_etag = np.empty(MAX_DEPTH, np.int64)  # each open submessage's end tag,
+    frame_parent = np.empty(MAX_DEPTH, np.int64)  # parent id outside it,
+    frame_limit = np.empty(MAX_DEPTH, np.int64)  # and where the message around it ends
+    depth_frames = 0
 
     for k in range(first, stop):
         begin = bounds[k]
         end = bounds[k + 1]
-        proto = is_proto_message(values, begin, end, groups)
+        proto, groups = is_proto_message(values, begin, end, groups)
         parent = np.int64(START_OF_MESSAGE_ID if proto else NONPROTO_ID)
         tag = np.int64(0)
         subtype = TRIVIAL
@@ -228,8 +234,12 @@ def split_records(values, bounds, first, stop):
         while True:
             # -- the node of (parent, tag) and its encoded tag for `subtype` ---------
             key = (parent << 32) | tag
-            node = nodes.setdefault(key, num_nodes)
-            if node == num_nodes:
+            at = slot(node_keys, key)
+            if node_keys[at] == key:
+                node = node_values[at]
+            else:
+                node = num_nodes
+                node_keys, node_values, num_nodes = insert(node_keys, node_values, num_nodes, at, key, node)
                 if node == len(node_parent):
                     node_parent = _grow(node_parent, node + 1)
                     node_tag = _grow(node_tag, node + 1)
@@ -241,7 +251,6 @@ def split_records(values, bounds, first, stop):
                 node_buffer_type[node] = NO_BUFFER
                 node_buffer_size[node] = 0
                 node_etags[node * NUM_SUBTYPES:(node + 1) * NUM_SUBTYPES] = -1
-                num_nodes += 1
             item_begin = np.int64(-1)
             item_end = np.int64(-1)
             buffer_type = NO_BUFFER
@@ -271,10 +280,11 @@ def split_records(values, bounds, first, stop):
             elif wire == 2:
                 length_end = canonical_varint_end(values, p, limit, 5)
                 length = np.int64(_varint_value(values, p, length_end))
-                if length > 0 and len(frame_parent) + len(group_parents) < MAX_DEPTH and \
-                        is_proto_message(values, length_end, length_end + length, groups):
+                descend = length > 0 and depth_frames + depth_groups < MAX_DEPTH
+                if descend:
+                    descend, groups = is_proto_message(values, length_end, length_end + length, groups)
+                if descend:
                     subtype = SUBMESSAGE_START
-                    descend = True
                     item_begin = length_end  # where the submessage's fields begin
                     item_end = length_end + length
                 else:
@@ -282,37 +292,41 @@ def split_records(values, bounds, first, stop):
                     item_begin, item_end, buffer_type = p, length_end + length, STRING_BUFFER
                 p = length_end + length
             elif wire == 3:
-                group_parents.append(parent)
+                group_parents = _grow(group_parents, depth_groups + 1)
+                group_parents[depth_groups] = parent
+                depth_groups += 1
                 parent = FIRST_MESSAGE_ID + node
             else:  # wire == 4: the end of a group; its node stays the one inside the group
-                parent = group_parents.pop()
+                depth_groups -= 1
+                parent = group_parents[depth_groups]
 
             # -- record the encoded tag (and the submessage's end tag right after its start)
-            slot = node * NUM_SUBTYPES + subtype
-            if node_etags[slot] < 0:
+            etag_slot = node * NUM_SUBTYPES + subtype
+            if node_etags[etag_slot] < 0:
                 if num_etags == len(etag_node):
                     etag_node = _grow(etag_node, num_etags + 2)
                     etag_subtype = _grow(etag_subtype, num_etags + 2)
-                node_etags[slot] = num_etags
+                node_etags[etag_slot] = num_etags
                 etag_node[num_etags] = node
                 etag_subtype[num_etags] = subtype
                 num_etags += 1
             encoded_tags = _grow(encoded_tags, num_encoded + 1)
-            encoded_tags[num_encoded] = node_etags[slot]
+            encoded_tags[num_encoded] = node_etags[etag_slot]
             num_encoded += 1
             if descend:
-                slot = node * NUM_SUBTYPES + SUBMESSAGE_END
-                if node_etags[slot] < 0:
+                etag_slot = node * NUM_SUBTYPES + SUBMESSAGE_END
+                if node_etags[etag_slot] < 0:
                     if num_etags == len(etag_node):
                         etag_node = _grow(etag_node, num_etags + 1)
                         etag_subtype = _grow(etag_subtype, num_etags + 1)
-                    node_etags[slot] = num_etags
+                    node_etags[etag_slot] = num_etags
                     etag_node[num_etags] = node
                     etag_subtype[num_etags] = SUBMESSAGE_END
                     num_etags += 1
-                frame_end_etag.append(node_etags[slot])
-                frame_parent.append(parent)
-                frame_limit.append(limit)
+                frame_end_etag[depth_frames] = node_etags[etag_slot]
+                frame_parent[depth_frames] = parent
+                frame_limit[depth_frames] = limit
+                depth_frames += 1
                 parent = FIRST_MESSAGE_ID + node
                 p = item_begin
                 limit = item_end
@@ -330,12 +344,13 @@ def split_records(values, bounds, first, stop):
             if tag == 0:
                 parent = ROOT_ID
             # -- the next field: close finished submessages first ---------------------
-            while p >= limit and len(frame_parent) > 0:
+            while p >= limit and depth_frames > 0:
+                depth_frames -= 1
                 encoded_tags = _grow(encoded_tags, num_encoded + 1)
-                encoded_tags[num_encoded] = frame_end_etag.pop()
+                encoded_tags[num_encoded] = frame_end_etag[depth_frames]
                 num_encoded += 1
-                parent = frame_parent.pop()
-                limit = frame_limit.pop()
+                parent = frame_parent[depth_frames]
+                limit = frame_limit[depth_frames]
             if p >= limit or not proto:
                 break
             stop_tag = canonical_varint_end(values, p, limit, 5)

@@ -22,9 +22,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, types
-from numba.typed import Dict
+from numba import njit
 
+from .int_table import insert, new_table, slot
 from .transpose_split import _grow
 
 #: Transitions are one byte values 0..MAX_TRANSITION (shifted left by 2; the low
@@ -81,7 +81,7 @@ class StateMachine(NamedTuple):
 @njit(cache=True, nogil=True)
 def collect_transitions(encoded_tags, num_encoded, num_etags):
     """Count the transitions between encoded tags, replayed back to front (:class:`Transitions`)."""
-    edges = Dict.empty(key_type=types.int64, value_type=types.int64)
+    edge_keys, edge_values = new_table(num_etags + 8)
     edge_src = np.empty(64, np.int64)
     edge_dst = np.empty(64, np.int64)
     edge_count = np.empty(64, np.int64)
@@ -93,8 +93,12 @@ def collect_transitions(encoded_tags, num_encoded, num_etags):
         src = np.int64(encoded_tags[i])
         dst = np.int64(encoded_tags[i - 1])
         key = (src << 32) | dst
-        e = edges.setdefault(key, num_edges)
-        if e == num_edges:
+        at = slot(edge_keys, key)
+        if edge_keys[at] == key:
+            e = edge_values[at]
+        else:
+            e = num_edges
+            edge_keys, edge_values, num_edges = insert(edge_keys, edge_values, num_edges, at, key, e)
             if e == len(edge_src):
                 edge_src = _grow(edge_src, e + 1)
                 edge_dst = _grow(edge_dst, e + 1)
@@ -103,7 +107,6 @@ def collect_transitions(encoded_tags, num_encoded, num_etags):
             edge_dst[e] = dst
             edge_count[e] = 0
             outgoing[src + 1] += 1
-            num_edges += 1
         edge_count[e] += 1
         incoming[dst] += 1
         step_edge[i] = e
@@ -122,12 +125,12 @@ def collect_transitions(encoded_tags, num_encoded, num_etags):
 # -- a priority queue of (count, index, edge): the least count first, ties to the larger index --
 
 
-@njit(cache=True, nogil=True)
+@njit(inline="always")
 def _before(counts, indices, a, b):
     return counts[a] < counts[b] or (counts[a] == counts[b] and indices[a] > indices[b])
 
 
-@njit(cache=True, nogil=True)
+@njit(inline="always")
 def _push(counts, indices, edges, size, count, index, edge):
     i = size
     counts[i], indices[i], edges[i] = count, index, edge
@@ -142,7 +145,7 @@ def _push(counts, indices, edges, size, count, index, edge):
     return size + 1
 
 
-@njit(cache=True, nogil=True)
+@njit(inline="always")
 def _pop(counts, indices, edges, size):
     """Remove the first entry (it is returned by the caller reading slot 0 before); new size."""
     size -= 1
@@ -332,7 +335,7 @@ def build_state_machine(tr, num_etags):
                         edge_pos, public_pos, public_noop)
 
 
-@njit(cache=True, nogil=True)
+@njit(inline="always")
 def _path(scratch, pos, base, sm):
     """Transitions from ``base`` to state ``pos`` through no-ops, into the end of ``scratch``; first slot."""
     start = len(scratch)
@@ -346,7 +349,7 @@ def _path(scratch, pos, base, sm):
     return start
 
 
-@njit(cache=True, nogil=True)
+@njit(inline="always")
 def _emit(scratch, start, last, out, used):
     """Append transitions ``scratch[start:]``: zero transitions merge into the pending byte (up to 3)."""
     for j in range(start, len(scratch)):
