@@ -29,13 +29,9 @@ import numpy as np
 from numba import njit
 
 from .transpose_split import (
-    FIRST_MESSAGE_ID,
     NO_BUFFER,
-    NONPROTO_BUFFER,
     NONPROTO_ID,
-    NUM_BUFFER_TYPES,
     START_OF_SUBMESSAGE_ID,
-    STRING_BUFFER,
     SUBMESSAGE_END,
     SUBMESSAGE_START,
     VARINT_BUFFER,
@@ -77,48 +73,47 @@ def _put_varint(out, used, value):
 
 
 @njit(cache=True, nogil=True)
-def _sorted_buffers(split, buffer_type):
-    """The nodes with a buffer of ``buffer_type``, by size, then parent id, then tag."""
+def _sorted_buffers(split):
+    """The nodes that have a buffer, by buffer type, then size, then parent id, then tag."""
     nodes = np.empty(split.num_nodes, np.int64)
     n = 0
     for node in range(split.num_nodes):
-        if split.node_buffer_type[node] == buffer_type:
+        if split.node_buffer_type[node] != NO_BUFFER:
             nodes[n] = node
             n += 1
     nodes = nodes[:n]
-    for key in (split.node_tag, split.node_parent, split.node_buffer_size):  # least significant first
-        nodes = nodes[np.argsort(key[nodes], kind="mergesort")]
+    if n > 1:
+        for key in (split.node_tag, split.node_parent, split.node_buffer_size):  # least significant first
+            nodes = nodes[np.argsort(key[nodes], kind="mergesort")]
+        nodes = nodes[np.argsort(split.node_buffer_type[nodes], kind="mergesort")]
     return nodes
 
 
-@njit(cache=True, nogil=True)
-def _bucket_ends(sizes, bucket_size):
-    """Where buckets end among buffers of ``sizes`` (ascending): Riegeli's split from the largest down.
+@njit(inline="always")
+def _bucket_ends(sizes, start, stop, bucket_size, ends):
+    """Where buckets end among buffers ``sizes[start:stop]`` (ascending), written to the end of ``ends``.
 
-    A bucket closes before a buffer that would take it past ``bucket_size``
-    by more than half the buffer; once at most half a bucket remains, the
-    rest joins the current bucket.
+    Riegeli's split, from the largest buffer down: a bucket closes before a
+    buffer that would take it past ``bucket_size`` by more than half the
+    buffer; once at most half a bucket remains, the rest joins the current
+    bucket. Returns the index in ``ends`` of the first end (ends ascend from there).
     """
-    n = len(sizes)
     remaining = np.int64(0)
-    for s in sizes:
-        remaining += s
-    ends = np.empty(n + 1, np.int64)
-    num = 0
-    ends[num] = n
-    num += 1
+    for i in range(start, stop):
+        remaining += sizes[i]
+    at = len(ends) - 1
+    ends[at] = stop
     current = np.int64(0)
-    for i in range(n - 1, -1, -1):
+    for i in range(stop - 1, start - 1, -1):
         if current > 0 and current + sizes[i] // 2 >= bucket_size:
-            ends[num] = i + 1
-            num += 1
+            at -= 1
+            ends[at] = i + 1
             current = 0
         current += sizes[i]
         remaining -= sizes[i]
         if remaining <= bucket_size // 2:
             break
-    # Buckets in file order: from the first buffer to each end.
-    return ends[:num][::-1].copy()
+    return at
 
 
 @njit(inline="always")
@@ -154,38 +149,36 @@ def _encode_group(values, bounds, first, stop, bucket_size, out, used, seg_bound
         fill[split.item_node[i]] += 1
 
     # Buffers, type by type, packed into buckets.
-    buffer_index = np.full(split.num_nodes, -1, np.int64)
-    buffer_sizes = np.empty(split.num_nodes + 1, np.int64)
-    num_buffers = 0
+    nodes = _sorted_buffers(split)
+    sizes = split.node_buffer_size[nodes]
+    buffer_index = np.empty(split.num_nodes, np.int64)
+    num_buffers = len(nodes)
     num_buckets = 0
     total = bounds[stop] - bounds[first]
     out = _put(out, used, total + 10 * (stop - first) + 16)  # every buffer, and the non-proto lengths
-    for buffer_type in range(NUM_BUFFER_TYPES):
-        nodes = _sorted_buffers(split, buffer_type)
-        if len(nodes) == 0:
-            continue
-        sizes = split.node_buffer_size[nodes]
-        ends = _bucket_ends(sizes, bucket_size)
-        b = 0
-        for e in ends:
-            while b < e:
-                node = nodes[b]
-                buffer_index[node] = num_buffers
-                buffer_sizes[num_buffers] = sizes[b]
-                num_buffers += 1
-                used = _write_buffer(out, used, values, split, node, node_items, item_order,
+    ends = np.empty(num_buffers + 1, np.int64)
+    b = 0
+    while b < num_buffers:
+        buffer_type = split.node_buffer_type[nodes[b]]
+        type_end = b
+        while type_end < num_buffers and split.node_buffer_type[nodes[type_end]] == buffer_type:
+            type_end += 1
+        for k in range(_bucket_ends(sizes, b, type_end, bucket_size, ends), len(ends)):
+            while b < ends[k]:
+                buffer_index[nodes[b]] = b
+                used = _write_buffer(out, used, values, split, nodes[b], node_items, item_order,
                                      buffer_type == VARINT_BUFFER)
                 b += 1
             seg_bounds = _grow(seg_bounds, num_segments + 2)
             num_segments += 1
             seg_bounds[num_segments] = used
             num_buckets += 1
+    nonproto_lengths_size = 0
     if split.num_nonproto > 0:
         start = used
         for k in range(split.num_nonproto - 1, -1, -1):
             used = write_varint(out, used, split.nonproto_lengths[k])
-        buffer_sizes[num_buffers] = used - start
-        num_buffers += 1
+        nonproto_lengths_size = used - start
         seg_bounds = _grow(seg_bounds, num_segments + 2)
         num_segments += 1
         seg_bounds[num_segments] = used
@@ -203,7 +196,10 @@ def _encode_group(values, bounds, first, stop, bucket_size, out, used, seg_bound
     implicit[encoded_tags[0]] = False
     num_states = len(sm.state_etag)
     for k in range(num_buffers):
-        out, used = _put_varint(out, used, buffer_sizes[k])
+        out, used = _put_varint(out, used, sizes[k])
+    if split.num_nonproto > 0:
+        out, used = _put_varint(out, used, nonproto_lengths_size)
+        num_buffers += 1
     out, used = _put_varint(out, used, num_states)
     bases = np.empty(num_states, np.int64)
     subtypes = np.empty(num_states, np.uint8)
