@@ -30,6 +30,7 @@ from numba import njit
 
 from .transpose_split import (
     NO_BUFFER,
+    NOOP_ID,
     NONPROTO_ID,
     START_OF_SUBMESSAGE_ID,
     SUBMESSAGE_END,
@@ -209,7 +210,7 @@ def _encode_group(values, bounds, first, stop, bucket_size, out, used, seg_bound
     for s in range(num_states):
         etag = sm.state_etag[s]
         if etag == INVALID:
-            out, used = _put_varint(out, used, 0)  # a no-op
+            out, used = _put_varint(out, used, NOOP_ID)
             bases[s] = sm.state_base[s]
             continue
         node = split.etag_node[etag]

@@ -48,7 +48,6 @@ FIXED32_BUFFER = 1
 FIXED64_BUFFER = 2
 STRING_BUFFER = 3
 NONPROTO_BUFFER = 4
-NUM_BUFFER_TYPES = 5
 NO_BUFFER = -1
 
 #: Submessages and groups nested deeper than this are kept as strings.
