@@ -162,12 +162,13 @@ def _blob(raw: bytes, codec: Codec, level: int | None, window_log: int | None) -
 
 @dataclass(frozen=True)
 class EncodedChunks:
-    """Simple chunks ready to be framed: chunk k's data is ``data[bounds[k]:bounds[k+1]]``."""
+    """Data chunks ready to be framed: chunk k's data is ``data[bounds[k]:bounds[k+1]]``."""
 
     data: np.ndarray  # uint8
     bounds: np.ndarray  # int64, one more than chunks
     num_records: np.ndarray  # int64
     decoded_size: np.ndarray  # int64
+    chunk_type: int = SIMPLE  # SIMPLE or TRANSPOSED
 
     def __post_init__(self) -> None:
         # Always read-only (compressed chunks come from bytes), so that the

@@ -59,12 +59,12 @@ def _int(name: str, value: str | None, low: int, high: int) -> int:
     return int(value)
 
 
-def _bytes(name: str, value: str | None, high: int) -> int | None:
-    """A byte count with an optional suffix (``1.5k``), or None for ``auto``."""
+def _bytes(name: str, value: str | None, high: int, low: int = 0) -> int | None:
+    """A byte count in ``[low, high]`` with an optional suffix (``1.5k``), or None for ``auto``."""
     if value == "auto":
         return None
     match = _BYTES.match(value or "")
-    if not match or not 0 <= float(match.group(1)) * _SUFFIX[match.group(2)] <= high:
+    if not match or not low <= float(match.group(1)) * _SUFFIX[match.group(2)] <= high:
         raise InvalidOptionsError(f"option {name} needs a byte size or auto, got {value!r}",
                                   f"{name}:{value}")
     return int(float(match.group(1)) * _SUFFIX[match.group(2)])
@@ -152,7 +152,7 @@ class WriterOptions:
             pad_to_block_boundary=_flag("pad_to_block_boundary", items, bare=False),
             transpose=_flag("transpose", items, bare=True),
             transpose_bucket_size=_bytes("transpose_bucket_size",
-                                         items.get("transpose_bucket_size", "256"), 2**62) or 256,
+                                         items.get("transpose_bucket_size", "256"), 2**64 - 1, 1) or 256,
             max_parallelism=_parallelism(items.get("max_parallelism", "auto"), 1),
             saturation_delay_ms=_int("saturation_delay_ms", items["saturation_delay_ms"], 1, INT32_MAX)
             if "saturation_delay_ms" in items else 10,

@@ -17,10 +17,11 @@ from .chunk import SIGNATURE, SIMPLE, EncodedChunks, encode_simple_chunks
 from .codecs import get_codec
 from .engine.framing import lay_out_chunks
 from .engine.proto import encode_footer_entries
-from .errors import ClosedError, UnsupportedFeatureError
+from .errors import ClosedError
 from .layout import POSTSCRIPT_COPIES, FooterMetadata, encode_postscript
 from .options import WriterOptions
 from .parallel import shared_pool
+from .transpose_encoder import encode_transposed_chunks
 
 # A job for the pool encodes whole groups holding at least this many bytes or records.
 JOB_BYTES = 1 << 20
@@ -45,10 +46,19 @@ def _as_record(record) -> bytes:
 _Encoded = tuple[EncodedChunks, "BaseException | None"]
 
 
+def _chunk_encoder(options: WriterOptions):
+    """``encode(records) -> EncodedChunks`` for the options: simple or transposed chunks of ``group_size``."""
+    if options.transpose:
+        return partial(encode_transposed_chunks, group_size=options.group_size, codec=options.codec,
+                       level=options.level, window_log=options.window_log,
+                       bucket_size=options.transpose_bucket_size)
+    return partial(encode_simple_chunks, group_size=options.group_size, codec=options.codec,
+                   level=options.level, window_log=options.window_log)
+
+
 def _encode_job(records: list[bytes], options: WriterOptions) -> _Encoded:
     """Encode records as chunks of ``group_size``; on a failure, the chunks before it and the error."""
-    encode = partial(encode_simple_chunks, group_size=options.group_size, codec=options.codec,
-                     level=options.level, window_log=options.window_log)
+    encode = _chunk_encoder(options)
     try:
         return encode(records), None
     except Exception as exc:
@@ -95,8 +105,6 @@ class ArrayRecordWriter:
             raise ValueError(f"mode must be 'w' or 'a', not {mode!r}")
         self.path = os.fspath(path)
         self.options = WriterOptions.parse(options)
-        if self.options.transpose:
-            raise UnsupportedFeatureError("transpose:true (transposed chunks) is not supported yet")
         # Fail on a window the codec cannot produce now, not in the middle of the file.
         self.options.codec.compress(b"", self.options.level, self.options.window_log)
         self._file = None
@@ -176,7 +184,7 @@ class ArrayRecordWriter:
 
     def _write_data(self, chunks: EncodedChunks) -> None:
         """Write data chunks and remember them for the footer."""
-        begins = self._write_chunks(chunks, SIMPLE, self.options.pad_to_block_boundary)
+        begins = self._write_chunks(chunks, chunks.chunk_type, self.options.pad_to_block_boundary)
         self._offsets.extend(begins.tolist())
         self._decoded.extend(chunks.decoded_size.tolist())
         self._counts.extend(chunks.num_records.tolist())

@@ -34,7 +34,7 @@ ENTRY_POINT_GROUP = "mmrecord.codecs"
 
 
 class Codec(abc.ABC):
-    """A compression method for the two blobs of a simple chunk.
+    """A compression method for the blobs of a chunk.
 
     A codec turns bytes into one self-contained compressed stream and back; it
     knows nothing of chunks (the Riegeli length varint in front of each blob is
@@ -63,6 +63,15 @@ class Codec(abc.ABC):
     @abc.abstractmethod
     def compress(self, data: Any, level: int | None, window_log: int | None) -> bytes:
         """Compress a bytes-like object (``None`` means the codec's default)."""
+
+    def compress_sized(self, data: Any, level: int | None, window_log: int | None) -> bytes:
+        """Compress a blob whose size the compressor is told up front (as ``compress`` unless overridden).
+
+        Riegeli pledges the size of a transposed chunk's buckets and header to
+        the compressor, which can change the stream (zstd then records it in
+        the frame); a codec whose stream depends on that overrides this.
+        """
+        return self.compress(data, level, window_log)
 
     @abc.abstractmethod
     def decompress(self, data: Any, decoded_size: int) -> bytes:

@@ -83,6 +83,11 @@ class Zstd(Codec):
         )
         return stream.compress(data) + stream.flush()
 
+    def compress_sized(self, data: Any, level: int | None = None, window_log: int | None = None) -> bytes:
+        """Compress with the size pledged whatever it is, as Riegeli does for transposed chunks' buckets and header."""
+        stream = self._compressor(level, window_log).compressobj(size=memoryview(data).nbytes)
+        return stream.compress(data) + stream.flush()
+
     def decompress(self, data: Any, decoded_size: int) -> bytes:
         # A size in the frame header would be trusted for the allocation: check it.
         declared = zstandard.frame_content_size(data)
