@@ -58,6 +58,10 @@ class ChunkRecords:
     def num_records(self) -> int:
         return len(self.bounds) - 1
 
+    def holds(self, last: int) -> bool:
+        """Whether records ``0..last`` are decoded (a chunk read for its first records may hold no more)."""
+        return int(self.bounds[last + 1]) <= len(self.values)
+
     def record(self, k: int) -> bytes:
         return self.values[self.bounds[k]:self.bounds[k + 1]].tobytes()
 
@@ -91,12 +95,15 @@ def entry_mismatch_text(finding: int, begin: int, data_size: int, chunk_type: in
 
 
 def read_chunk_records(src: np.ndarray, begin: int, limit: int, verify: bool,
-                       expect: tuple[int, int] | None = None) -> ChunkRecords:
+                       expect: tuple[int, int] | None = None, need: int | None = None) -> ChunkRecords:
     """Read, check and decode the data chunk at file position ``begin`` (ending by ``limit``).
 
     With ``expect``, the footer entry's ``(records, decoded size)``, the chunk
     must agree with it and end where the next chunk (at ``limit``) begins
     (``framing.entry_mismatch``): this check stays on without ``verify``.
+    With ``need``, only records ``0..need-1`` are wanted: a simple chunk's
+    values are then decoded only that far where the codec can stop early,
+    and the result may hold no more (:meth:`ChunkRecords.holds`).
     """
     (_, _, chunk_type, num_records, decoded, start, size, copy,
      codec_id, sizes_pos, sizes_stop, sizes_size, values_pos, values_stop, values_size) = _read(
@@ -113,6 +120,11 @@ def read_chunk_records(src: np.ndarray, begin: int, limit: int, verify: bool,
     if chunk_type != SIMPLE:
         raise CorruptRecordError(f"expected a data chunk, found chunk type {chunk_type:#04x}")
     values_blob = buf[values_pos:values_stop]
+    if need is not None and need < num_records and codec_id != 0:
+        bounds = _bounds(decompress_payload(codec_id, buf[sizes_pos:sizes_stop], sizes_size, "sizes blob"),
+                         num_records, decoded)
+        values = decompress_payload(codec_id, values_blob, values_size, "values blob", int(bounds[need]))
+        return ChunkRecords(np.frombuffer(values, np.uint8), bounds)
     # A large chunk's values are decompressed on another thread while this one decodes the sizes.
     pending = beside(decompress_payload, codec_id, values_blob, values_size, "values blob") \
         if decoded >= PARALLEL_VALUES_BYTES else None

@@ -68,6 +68,16 @@ class Codec(abc.ABC):
     def decompress(self, data: Any, decoded_size: int) -> bytes:
         """Decompress a bytes-like object into exactly ``decoded_size`` bytes, or raise."""
 
+    def decompress_prefix(self, data: Any, decoded_size: int, prefix: int) -> Any:
+        """The first ``prefix`` bytes, at least, of a stream that decodes to ``decoded_size`` bytes.
+
+        Random reads of chunks holding many records decode only as far as the
+        last record they need; a codec that can stop a stream early says so
+        here and returns a bytes-like object of ``prefix`` to ``decoded_size``
+        bytes, the decoded stream's start. The default decodes it all.
+        """
+        return self.decompress(data, decoded_size)
+
     def kernel_decoder(self) -> tuple[int, int] | None:
         """This thread's decoder for the engine's kernels, as ``(function, context)`` addresses.
 
