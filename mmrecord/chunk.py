@@ -200,18 +200,18 @@ def encode_simple_chunks(records: Sequence[bytes], group_size: int, codec: Codec
                          window_log: int | None) -> EncodedChunks:
     """Encode records as simple chunks of ``group_size`` records (the last may hold fewer).
 
-    Uncompressed chunks are laid out by one kernel call; compressed ones need
-    two codec calls each (sizes blob and values blob).
+    A codec that lays out whole chunks in a kernel (uncompressed, snappy:
+    :meth:`~mmrecord.codecs.Codec.encode_chunks`) does it in one call; the
+    others take two codec calls per chunk (sizes blob and values blob).
     """
     group_bounds = np.append(np.arange(0, len(records), group_size, dtype=np.int64), len(records))
     counts = np.diff(group_bounds)
     sizes = np.fromiter(map(len, records), np.uint64, len(records))
     ends = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
     decoded = ends[group_bounds[1:]] - ends[group_bounds[:-1]]
-    if codec.codec_id == 0:
-        values = np.frombuffer(b"".join(records), np.uint8)
-        data, bounds = simple.encode_uncompressed_chunks(values, sizes, group_bounds)
-        return EncodedChunks(data, bounds, counts, decoded)
+    laid_out = codec.encode_chunks(records, sizes, group_bounds, level, window_log)
+    if laid_out is not None:
+        return EncodedChunks(*laid_out, counts, decoded)
     prefix = bytes((codec.codec_id,))
     parts = []
     sizes_blobs: dict[bytes, bytes] = {}  # small groups repeat their sizes: compress each once

@@ -107,6 +107,7 @@ class ArrayRecordWriter:
         self._appending = mode == "a"
         self._wrote = False  # whether write() or write_many() was given any record
         self._pending: deque[Future] = deque()
+        self._framed = np.empty(0, np.uint8)  # the bytes of the chunks being written, reused
         # The footer's index, 8 bytes a number (a file may have millions of chunks).
         self._offsets = array("Q")
         self._decoded = array("Q")
@@ -188,9 +189,14 @@ class ArrayRecordWriter:
 
         Returns the file position of each chunk.
         """
-        out, begins, end = lay_out_chunks(self._pos, chunks.data, chunks.bounds, chunks.num_records,
-                                          chunks.decoded_size, chunk_type, pad)
-        self._file.write(out.data)
+        args = (self._pos, chunks.data, chunks.bounds, chunks.num_records, chunks.decoded_size, chunk_type, pad)
+        begins, end = lay_out_chunks(*args, self._framed)
+        size = int(end) - self._pos
+        if size > len(self._framed):
+            # Kept for the next jobs: a buffer allocated per job would be page-faulted in each time.
+            self._framed = np.empty(max(size, 2 * len(self._framed)), np.uint8)
+            begins, end = lay_out_chunks(*args, self._framed)
+        self._file.write(self._framed[:size].data)
         self._pos = int(end)
         return begins
 

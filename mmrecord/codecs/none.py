@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
+import numpy as np
+
+from ..engine.simple import encode_uncompressed_chunks
 from .registry import Codec
 
 
@@ -20,3 +23,7 @@ class Uncompressed(Codec):
         out = bytes(data)
         self.check_size(len(out), decoded_size)
         return out
+
+    def encode_chunks(self, records: Sequence[bytes], sizes: np.ndarray, group_bounds: np.ndarray,
+                      level: int | None, window_log: int | None) -> tuple[np.ndarray, np.ndarray]:
+        return encode_uncompressed_chunks(np.frombuffer(b"".join(records), np.uint8), sizes, group_bounds)

@@ -17,7 +17,9 @@ import abc
 import threading
 import warnings
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Sequence
+
+import numpy as np
 
 from ..errors import InvalidOptionsError, UnknownCodecError
 
@@ -77,6 +79,17 @@ class Codec(abc.ABC):
         bytes, the decoded stream's start. The default decodes it all.
         """
         return self.decompress(data, decoded_size)
+
+    def encode_chunks(self, records: Sequence[bytes], sizes: np.ndarray, group_bounds: np.ndarray,
+                      level: int | None, window_log: int | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """Lay out whole simple chunks in one kernel call, or ``None`` (the default) to be called per blob.
+
+        ``records`` are cut into groups at ``group_bounds`` (``sizes`` are
+        their lengths, uint64); returns ``(data, bounds)``, chunk ``g``'s data
+        being ``data[bounds[g]:bounds[g+1]]`` (FORMAT.md §4.1). A codec that
+        does this must give the bytes that :meth:`compress` per blob gives.
+        """
+        return None
 
     def kernel_decoder(self) -> tuple[int, int] | None:
         """This thread's decoder for the engine's kernels, as ``(function, context)`` addresses.

@@ -8,11 +8,12 @@ call the same decoder directly (a numba ``cfunc``), without the GIL.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..engine import snappy
+from ..engine.simple import encode_snappy_chunks
 from ..errors import UnsupportedFeatureError
 from .registry import Codec
 
@@ -36,6 +37,13 @@ class Snappy(Codec):
                 f"snappy compresses at most {snappy.MAX_INPUT} bytes at once, not {len(raw)}: "
                 "use a smaller group_size or another codec")
         return snappy.compress(raw, 1 if level is None else level).tobytes()
+
+    def encode_chunks(self, records: Sequence[bytes], sizes: np.ndarray, group_bounds: np.ndarray,
+                      level: int | None, window_log: int | None) -> tuple[np.ndarray, np.ndarray] | None:
+        if len(sizes) and int(sizes.max()) > snappy.MAX_INPUT:
+            return None  # compress() names the problem
+        values = np.frombuffer(b"".join(records), np.uint8)
+        return encode_snappy_chunks(values, sizes, group_bounds, self.codec_id, 1 if level is None else level)
 
     def decompress(self, data: Any, decoded_size: int) -> bytes:
         block = np.frombuffer(data, np.uint8)
