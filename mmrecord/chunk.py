@@ -168,10 +168,6 @@ def record_at(src: np.ndarray, codec_id: int, pos: int, stop: int, size: int) ->
     return record if type(record) is bytes else bytes(record)
 
 
-def _blob(raw: bytes, codec: Codec, level: int | None, window_log: int | None) -> bytes:
-    return encode_varint(len(raw)) + codec.compress(raw, level, window_log)
-
-
 @dataclass(frozen=True)
 class EncodedChunks:
     """Simple chunks ready to be framed: chunk k's data is ``data[bounds[k]:bounds[k+1]]``."""
@@ -212,18 +208,29 @@ def encode_simple_chunks(records: Sequence[bytes], group_size: int, codec: Codec
     laid_out = codec.encode_chunks(records, sizes, group_bounds, level, window_log)
     if laid_out is not None:
         return EncodedChunks(*laid_out, counts, decoded)
+    # Chunk g is head ‖ varint(decoded size) ‖ compressed values, where the head,
+    # codec byte ‖ varint(len(sizes blob)) ‖ sizes blob, is made once per distinct
+    # sizes (small groups repeat theirs). The varints come from kernels.
+    compress = codec.compress
     prefix = bytes((codec.codec_id,))
-    parts = []
-    sizes_blobs: dict[bytes, bytes] = {}  # small groups repeat their sizes: compress each once
+    heads: dict[bytes, bytes] = {}
     all_sizes = encode_varints(sizes).tobytes()
-    varint_ends = np.concatenate(([0], np.cumsum(varint_lengths(sizes)))).tolist()
+    sizes_ends = np.concatenate(([0], np.cumsum(varint_lengths(sizes)))).tolist()
+    decoded_varints = encode_varints(decoded.astype(np.uint64)).tobytes()
+    decoded_ends = np.concatenate(([0], np.cumsum(varint_lengths(decoded.astype(np.uint64))))).tolist()
     cuts = group_bounds.tolist()
+    parts = []
+    lengths = []
     for g in range(len(counts)):
-        raw_sizes = all_sizes[varint_ends[cuts[g]]:varint_ends[cuts[g + 1]]]
-        sizes_blob = sizes_blobs.get(raw_sizes)
-        if sizes_blob is None:
-            sizes_blob = sizes_blobs[raw_sizes] = _blob(raw_sizes, codec, level, window_log)
-        values_blob = _blob(b"".join(records[cuts[g]:cuts[g + 1]]), codec, level, window_log)
-        parts.append(prefix + encode_varint(len(sizes_blob)) + sizes_blob + values_blob)
-    bounds = np.concatenate(([0], np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)))))
+        first, stop = cuts[g], cuts[g + 1]
+        raw_sizes = all_sizes[sizes_ends[first]:sizes_ends[stop]]
+        head = heads.get(raw_sizes)
+        if head is None:
+            sizes_blob = encode_varint(len(raw_sizes)) + compress(raw_sizes, level, window_log)
+            head = heads[raw_sizes] = prefix + encode_varint(len(sizes_blob)) + sizes_blob
+        values = compress(records[first] if stop - first == 1 else b"".join(records[first:stop]), level, window_log)
+        length = decoded_varints[decoded_ends[g]:decoded_ends[g + 1]]
+        parts += (head, length, values)
+        lengths.append(len(head) + len(length) + len(values))
+    bounds = np.concatenate(([0], np.cumsum(lengths, dtype=np.int64)))
     return EncodedChunks(np.frombuffer(b"".join(parts), np.uint8), bounds, counts, decoded)
