@@ -194,18 +194,26 @@ class EncodedChunks:
 
 def encode_simple_chunks(records: Sequence[bytes], group_size: int, codec: Codec, level: int | None,
                          window_log: int | None) -> EncodedChunks:
-    """Encode records as simple chunks of ``group_size`` records (the last may hold fewer).
-
-    A codec that lays out whole chunks in a kernel (uncompressed, snappy:
-    :meth:`~mmrecord.codecs.Codec.encode_chunks`) does it in one call; the
-    others take two codec calls per chunk (sizes blob and values blob).
-    """
-    group_bounds = np.append(np.arange(0, len(records), group_size, dtype=np.int64), len(records))
-    counts = np.diff(group_bounds)
+    """Encode records as simple chunks of ``group_size`` records (the last may hold fewer)."""
     sizes = np.fromiter(map(len, records), np.uint64, len(records))
+    group_bounds = np.append(np.arange(0, len(records), group_size, dtype=np.int64), len(records))
+    return encode_record_values(np.frombuffer(b"".join(records), np.uint8), sizes, group_bounds,
+                                codec, level, window_log)
+
+
+def encode_record_values(values: np.ndarray, sizes: np.ndarray, group_bounds: np.ndarray, codec: Codec,
+                         level: int | None, window_log: int | None) -> EncodedChunks:
+    """Simple chunks of records given as one buffer: ``values`` cut by ``sizes``, grouped at ``group_bounds``.
+
+    No object per record is made (a footer of millions of entries is one
+    buffer). A codec that lays out whole chunks in a kernel (uncompressed,
+    snappy: :meth:`~mmrecord.codecs.Codec.encode_chunks`) does it in one call;
+    the others take a codec call per blob.
+    """
+    counts = np.diff(group_bounds)
     ends = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
     decoded = ends[group_bounds[1:]] - ends[group_bounds[:-1]]
-    laid_out = codec.encode_chunks(records, sizes, group_bounds, level, window_log)
+    laid_out = codec.encode_chunks(values, sizes, group_bounds, level, window_log)
     if laid_out is not None:
         return EncodedChunks(*laid_out, counts, decoded)
     # Chunk g is head ‖ varint(decoded size) ‖ compressed values, where the head,
@@ -218,7 +226,7 @@ def encode_simple_chunks(records: Sequence[bytes], group_size: int, codec: Codec
     sizes_ends = np.concatenate(([0], np.cumsum(varint_lengths(sizes)))).tolist()
     decoded_varints = encode_varints(decoded.astype(np.uint64)).tobytes()
     decoded_ends = np.concatenate(([0], np.cumsum(varint_lengths(decoded.astype(np.uint64))))).tolist()
-    cuts = group_bounds.tolist()
+    cuts, value_ends = group_bounds.tolist(), ends.tolist()
     parts = []
     lengths = []
     for g in range(len(counts)):
@@ -228,9 +236,9 @@ def encode_simple_chunks(records: Sequence[bytes], group_size: int, codec: Codec
         if head is None:
             sizes_blob = encode_varint(len(raw_sizes)) + compress(raw_sizes, level, window_log)
             head = heads[raw_sizes] = prefix + encode_varint(len(sizes_blob)) + sizes_blob
-        values = compress(records[first] if stop - first == 1 else b"".join(records[first:stop]), level, window_log)
+        compressed = compress(values[value_ends[first]:value_ends[stop]], level, window_log)
         length = decoded_varints[decoded_ends[g]:decoded_ends[g + 1]]
-        parts += (head, length, values)
-        lengths.append(len(head) + len(length) + len(values))
+        parts += (head, length, compressed)
+        lengths.append(len(head) + len(length) + len(compressed))
     bounds = np.concatenate(([0], np.cumsum(lengths, dtype=np.int64)))
     return EncodedChunks(np.frombuffer(b"".join(parts), np.uint8), bounds, counts, decoded)

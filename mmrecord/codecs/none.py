@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +24,6 @@ class Uncompressed(Codec):
         self.check_size(len(out), decoded_size)
         return out
 
-    def encode_chunks(self, records: Sequence[bytes], sizes: np.ndarray, group_bounds: np.ndarray,
+    def encode_chunks(self, values: np.ndarray, sizes: np.ndarray, group_bounds: np.ndarray,
                       level: int | None, window_log: int | None) -> tuple[np.ndarray, np.ndarray]:
-        return encode_uncompressed_chunks(np.frombuffer(b"".join(records), np.uint8), sizes, group_bounds)
+        return encode_uncompressed_chunks(values, sizes, group_bounds)

@@ -17,7 +17,7 @@ import abc
 import threading
 import warnings
 from importlib.metadata import entry_points
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -80,12 +80,12 @@ class Codec(abc.ABC):
         """
         return self.decompress(data, decoded_size)
 
-    def encode_chunks(self, records: Sequence[bytes], sizes: np.ndarray, group_bounds: np.ndarray,
+    def encode_chunks(self, values: np.ndarray, sizes: np.ndarray, group_bounds: np.ndarray,
                       level: int | None, window_log: int | None) -> tuple[np.ndarray, np.ndarray] | None:
         """Lay out whole simple chunks in one kernel call, or ``None`` (the default) to be called per blob.
 
-        ``records`` are cut into groups at ``group_bounds`` (``sizes`` are
-        their lengths, uint64); returns ``(data, bounds)``, chunk ``g``'s data
+        The records are ``values`` (uint8) cut by ``sizes`` (uint64), grouped
+        at ``group_bounds``; returns ``(data, bounds)``, chunk ``g``'s data
         being ``data[bounds[g]:bounds[g+1]]`` (FORMAT.md §4.1). A codec that
         does this must give the bytes that :meth:`compress` per blob gives.
         """

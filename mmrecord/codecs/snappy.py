@@ -8,7 +8,7 @@ call the same decoder directly (a numba ``cfunc``), without the GIL.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,11 +38,10 @@ class Snappy(Codec):
                 "use a smaller group_size or another codec")
         return snappy.compress(raw, 1 if level is None else level).tobytes()
 
-    def encode_chunks(self, records: Sequence[bytes], sizes: np.ndarray, group_bounds: np.ndarray,
+    def encode_chunks(self, values: np.ndarray, sizes: np.ndarray, group_bounds: np.ndarray,
                       level: int | None, window_log: int | None) -> tuple[np.ndarray, np.ndarray] | None:
-        if len(sizes) and int(sizes.max()) > snappy.MAX_INPUT:
-            return None  # compress() names the problem
-        values = np.frombuffer(b"".join(records), np.uint8)
+        if len(values) > snappy.MAX_INPUT:
+            return None  # a blob may be too large: compress() names it
         return encode_snappy_chunks(values, sizes, group_bounds, self.codec_id, 1 if level is None else level)
 
     def decompress(self, data: Any, decoded_size: int) -> bytes:
