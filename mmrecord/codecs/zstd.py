@@ -78,10 +78,11 @@ class Zstd(Codec):
 
     def compress(self, data: Any, level: int | None = None, window_log: int | None = None) -> bytes:
         size = memoryview(data).nbytes
-        compressor = self._compressor(level, window_log)
-        if size < _PLEDGE_BELOW:  # one call makes the frame a stream pledged its size makes
-            return compressor.compress(data)
-        stream = compressor.compressobj(size=-1)  # a larger blob's size is not in its frame header
+        # A stream, even for small blobs: libzstd's one-shot call makes other frames for blobs
+        # larger than a small window (window_log 10 and 2 KB, say).
+        stream = self._compressor(level, window_log).compressobj(
+            size=size if size < _PLEDGE_BELOW else -1
+        )
         return stream.compress(data) + stream.flush()
 
     def decompress(self, data: Any, decoded_size: int) -> bytes:
