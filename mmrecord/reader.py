@@ -129,11 +129,14 @@ class ArrayRecordReader:
             operator.index(file_reader_buffer_size)
         self._verify = self.options.verify_checksums
         self._cursor = 0
-        # read(): the record it returned last, and the records ahead when reading in order.
+        # read(): the run of decoded records in hand (record _run_first is _run[0]), the
+        # stream of runs it came from when reading in order, the record a lone read
+        # returned last, and, after damage ahead, the record up to which reads are lone.
+        self._run: list[bytes] = []
+        self._run_first = 0
+        self._runs: Iterator[tuple[int, list[bytes]]] | None = None
         self._previous = -1
-        self._stream: Iterator[bytes] | None = None
-        self._stream_next = 0
-        self._singles_until = 0  # after damage ahead: read() reads singly up to here
+        self._singles_until = 0
         self._cache: OrderedDict[int, ChunkRecords] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._buffer, self._src = _map_file(self.path)
@@ -228,24 +231,32 @@ class ArrayRecordReader:
             raise ClosedError("read from a closed ArrayRecordReader")
         return src
 
-    def _decode_chunk(self, k: int) -> ChunkRecords:
-        """Read, check and decode data chunk ``k``."""
+    def _decode_chunk(self, k: int, need: int | None = None) -> ChunkRecords:
+        """Read, check and decode data chunk ``k`` (with ``need``: at least its first ``need`` records)."""
         begin, limit = self._index.span(k)
         try:
-            return read_chunk_records(self._src_or_raise(), begin, limit, self._verify, self._index.expected(k))
+            return read_chunk_records(self._src_or_raise(), begin, limit, self._verify, self._index.expected(k),
+                                      need)
         except CorruptRecordError as err:
             raise self._corrupt(err, "cannot read a data chunk", begin, k) from None
 
-    def _chunk(self, k: int) -> ChunkRecords:
-        """A decoded chunk, through a small LRU when chunks hold several records."""
+    def _chunk(self, k: int, last: int) -> ChunkRecords:
+        """Data chunk ``k`` decoded at least as far as its record ``last``, through a small LRU.
+
+        A chunk first read for a record decodes only that far (as a
+        streaming reader would); one that is needed further later is decoded
+        whole, so that reading a chunk's records one by one costs at most two
+        decodes of it.
+        """
         if self._index.group_size == 1:
             return self._decode_chunk(k)
         with self._cache_lock:
             hit = self._cache.get(k)
             if hit is not None:
                 self._cache.move_to_end(k)
-                return hit
-        decoded = self._decode_chunk(k)
+                if hit.holds(last):
+                    return hit
+        decoded = self._decode_chunk(k, None if hit is not None else last + 1)
         with self._cache_lock:
             self._cache[k] = decoded
             if len(self._cache) > CHUNK_CACHE_SIZE:
@@ -270,7 +281,7 @@ class ArrayRecordReader:
                 src, self._index.chunks, self._index.footer_offset, k, self._verify)
             if ok:
                 return self._record_at(src, k, codec, pos, stop, size)
-        return self._chunk(k).record(j)
+        return self._chunk(k, j).record(j)
 
     def _record_at(self, src: np.ndarray, k: int, codec: int, pos: int, stop: int, size: int) -> bytes:
         try:
@@ -425,8 +436,9 @@ class ArrayRecordReader:
         def fill(group_lo: int, group_hi: int) -> None:
             for g in range(group_lo, group_hi):
                 lo, hi = starts[g], stops[g]
-                chunk = self._chunk(int(sorted_chunks[lo]))
-                records = chunk.records(within[order[lo:hi]])
+                ks = within[order[lo:hi]]
+                chunk = self._chunk(int(sorted_chunks[lo]), int(ks.max()))
+                records = chunk.records(ks)
                 first, last = int(order[lo]), int(order[hi - 1])
                 if last - first == hi - lo - 1:  # ascending within a group: consecutive places
                     out[first:last + 1] = records
@@ -541,9 +553,11 @@ class ArrayRecordReader:
         chunks, within = index.locate_many(idx)
         unique, which = np.unique(chunks, return_inverse=True)
         decoded: list = [None] * len(unique)
+        last = np.zeros(len(unique), np.int64)  # the last record needed in each chunk
+        np.maximum.at(last, which, within)
 
         def decode(lo: int, hi: int) -> None:
-            decoded[lo:hi] = [self._chunk(int(k)) for k in unique[lo:hi]]
+            decoded[lo:hi] = [self._chunk(k, j) for k, j in zip(unique[lo:hi].tolist(), last[lo:hi].tolist())]
 
         self._run_split(decode, len(unique))
         # All needed chunks side by side: chunk u's values start at value_base[u]
@@ -575,25 +589,23 @@ class ArrayRecordReader:
 
         ``read()`` costs what iteration costs when it is called for records in
         order (from the start, or from the second record in a row after a
-        :meth:`seek`): it hands out records that iteration's machinery decodes
-        ahead from the cursor. The first record after a seek elsewhere is read
-        the way ``reader[i]`` reads it, with nothing decoded ahead.
+        :meth:`seek`): it hands out the runs of records (a chunk's, or a part's
+        at group size 1) that iteration's machinery decodes ahead from the
+        cursor, and a record of the run in hand is one list lookup. The first
+        record after a seek elsewhere is read the way ``reader[i]`` reads it,
+        with nothing decoded ahead.
         """
         if not args:
             at = self._cursor
-            if at >= self._num_records:
-                raise RecordIndexError(f"end of file: all {self._num_records} records were read")
-            if (self._stream is None or self._stream_next != at) and (
-                    at != self._previous + 1 or at < self._singles_until):
-                # A jump: this record only, nothing decoded ahead.
-                self._stream = None
-                record = self._one_record(at)
-            else:
-                record = self._streamed(at)
-            self._previous, self._stream_next, self._cursor = at, at + 1, at + 1
+            k = at - self._run_first
+            record = self._run[k] if 0 <= k < len(self._run) else self._read_outside_run(at)
+            self._cursor = at + 1
             return record
         if len(args) == 1:
-            return self._records(self._check_indices(args[0]))
+            indices = args[0]
+            if type(indices) is list and len(indices) == 1 and type(indices[0]) is int:
+                return [self[indices[0]]]  # read([i]) costs what r[i] costs
+            return self._records(self._check_indices(indices))
         if len(args) == 2:
             n = self._index.num_records
             begin, end = (a + n if a < 0 else a for a in map(int, args))
@@ -610,20 +622,30 @@ class ArrayRecordReader:
         """Move the cursor of :meth:`read` to record ``i`` (clamped to the end, as the reference)."""
         self._cursor = min(max(int(i), 0), self._index.num_records)
 
-    def _streamed(self, at: int) -> bytes:
-        """Record ``at`` of a ``read()`` in order: from the records decoded ahead (started here if need be)."""
-        if self._stream is None or self._stream_next != at:
-            self._stream = self._records_from(at)
-        try:
-            return next(self._stream)
-        except ArrayRecordError:
-            # Damage somewhere in the part decoded ahead: read one record at a
-            # time past it, so that every intact record still comes back.
-            self._stream = None
-            index = self._index
-            part_chunks = max(1, READ_PART_BYTES // index.stored_bytes_per_chunk)
-            self._singles_until = at + part_chunks * max(1, index.group_size)
-            return self._one_record(at)
+    def _read_outside_run(self, at: int) -> bytes:
+        """``read()`` of record ``at`` when the run in hand lacks it: the stream's next run, or a lone record.
+
+        Records in order continue the stream (started here when this record
+        follows a lone read); anything else is a jump, read on its own. Damage
+        in the part decoded ahead drops the stream, and reads go one record at
+        a time past that part, so that every intact record still comes back.
+        """
+        if at >= self._num_records:
+            raise RecordIndexError(f"end of file: all {self._num_records} records were read")
+        in_order = self._runs is not None and at == self._run_first + len(self._run)
+        if not in_order and at == self._previous + 1 and at >= self._singles_until:
+            self._runs, in_order = self._runs_from(at), True
+        if in_order:
+            try:
+                self._run_first, self._run = next(self._runs)
+                return self._run[0]
+            except ArrayRecordError:
+                index = self._index
+                part_chunks = max(1, READ_PART_BYTES // index.stored_bytes_per_chunk)
+                self._singles_until = at + part_chunks * max(1, index.group_size)
+        self._runs = None
+        self._previous = at
+        return self._one_record(at)
 
     def _one_record(self, i: int) -> bytes:
         """Record ``i`` (in range) on its own, the way ``reader[i]`` reads it."""
@@ -636,11 +658,15 @@ class ArrayRecordReader:
     # -- sequential ----------------------------------------------------------
 
     def __iter__(self) -> Iterator[bytes]:
-        """All records in order, decoded ahead on the pool (see :meth:`_records_from`)."""
-        return self._records_from(0)
+        """All records in order, decoded ahead on the pool (see :meth:`_runs_from`)."""
+        for _, run in self._runs_from(0):
+            yield from run
 
-    def _records_from(self, start: int) -> Iterator[bytes]:
-        """Records ``start``, ``start + 1``, ... to the end, decoded ahead on the pool.
+    def _runs_from(self, start: int) -> Iterator[tuple[int, list[bytes]]]:
+        """Records ``start``, ``start + 1``, ... to the end, decoded ahead on the pool, in runs.
+
+        Each run is ``(index of its first record, its records)``: a part's
+        records when chunks hold one record, a chunk's otherwise; none is empty.
 
         The file is read in parts of whole chunks, growing to about
         ``READ_PART_BYTES`` stored bytes each (small first parts hand out the
@@ -670,13 +696,18 @@ class ArrayRecordReader:
         else:
             results = self._ahead(read, parts, max(self.options.max_parallelism,
                                                    self.options.readahead_buffer_size // (step * stored_per_chunk)))
+        first = start
         for result in results:
             if index.one_record_per_chunk:
-                yield from result
-            else:
-                for chunk in result:
-                    yield from chunk.records(np.arange(skip, chunk.num_records))
-                    skip = 0
+                runs: Iterable[list[bytes]] = (result,)
+            else:  # bytes cut one chunk at a time, as the consumer reaches it
+                runs = (chunk.records(np.arange(skip if n == 0 else 0, chunk.num_records))
+                        for n, chunk in enumerate(result))
+            for run in runs:
+                if run:
+                    yield first, run
+                    first += len(run)
+            skip = 0
 
     @staticmethod
     def _ahead(work, items: list, ahead: int) -> Iterator:
@@ -700,7 +731,7 @@ class ArrayRecordReader:
     def close(self) -> None:
         """Release the file map. Safe to call twice."""
         self._src = None
-        self._stream = None
+        self._runs, self._run = None, []
         with self._cache_lock:
             self._cache.clear()
         buffer, self._buffer = self._buffer, None

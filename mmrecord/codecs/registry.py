@@ -19,6 +19,8 @@ import warnings
 from importlib.metadata import entry_points
 from typing import Any
 
+import numpy as np
+
 from ..errors import InvalidOptionsError, UnknownCodecError
 
 __all__ = [
@@ -76,6 +78,27 @@ class Codec(abc.ABC):
     @abc.abstractmethod
     def decompress(self, data: Any, decoded_size: int) -> bytes:
         """Decompress a bytes-like object into exactly ``decoded_size`` bytes, or raise."""
+
+    def decompress_prefix(self, data: Any, decoded_size: int, prefix: int) -> Any:
+        """The first ``prefix`` bytes, at least, of a stream that decodes to ``decoded_size`` bytes.
+
+        Random reads of chunks holding many records decode only as far as the
+        last record they need; a codec that can stop a stream early says so
+        here and returns a bytes-like object of ``prefix`` to ``decoded_size``
+        bytes, the decoded stream's start. The default decodes it all.
+        """
+        return self.decompress(data, decoded_size)
+
+    def encode_chunks(self, values: np.ndarray, sizes: np.ndarray, group_bounds: np.ndarray,
+                      level: int | None, window_log: int | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """Lay out whole simple chunks in one kernel call, or ``None`` (the default) to be called per blob.
+
+        The records are ``values`` (uint8) cut by ``sizes`` (uint64), grouped
+        at ``group_bounds``; returns ``(data, bounds)``, chunk ``g``'s data
+        being ``data[bounds[g]:bounds[g+1]]`` (FORMAT.md §4.1). A codec that
+        does this must give the bytes that :meth:`compress` per blob gives.
+        """
+        return None
 
     def kernel_decoder(self) -> tuple[int, int] | None:
         """This thread's decoder for the engine's kernels, as ``(function, context)`` addresses.
