@@ -24,7 +24,7 @@ from .remote import RemoteConfig, RemoteFile, RemoteSource, retrying
 
 ByteSource = Union[LocalSource, RemoteSource]
 
-__all__ = ["Location", "RemoteConfig", "ByteSource", "open_source", "expand_pattern", "is_url"]
+__all__ = ["Location", "RemoteConfig", "ByteSource", "open_source", "expand_pattern", "is_url", "display_url"]
 
 
 def is_url(text: str) -> bool:

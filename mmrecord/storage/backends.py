@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import errno
 from typing import Any, Awaitable, Callable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 # info() keys that identify one version of an object, most specific first.
 _VERSION_KEYS = ("generation", "VersionId", "version_id", "ETag", "etag", "md5Hash",
@@ -34,14 +34,11 @@ RangeReader = Callable[[int, int], Awaitable[bytes]]
 
 
 def display_url(url: str) -> str:
-    """``url`` as errors and reprs show it: no user, password or query string (which may hold a signature)."""
+    """``url`` as errors and reprs show it: no user, password, query string or fragment (which may hold a signature)."""
     parts = urlsplit(url)
-    if not parts.scheme:
+    if not parts.scheme or ("@" not in parts.netloc and not parts.query and not parts.fragment):
         return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 def version_of(info: dict[str, Any]) -> str | None:
