@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import pickle
@@ -255,3 +256,22 @@ def test_import_mmrecord_does_not_import_fsspec():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(mmrecord.__file__))})
     assert out.stdout.strip() == "False"
+
+
+def test_command_line_reads_urls(tmp_path, fs, capsys):
+    from mmrecord.cli import main
+
+    records = [f"record {i}".encode() for i in range(400)]
+    url, _ = _put(tmp_path, records, "group_size:1,zstd:3")
+    assert main(["info", "--json", url]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert (facts["records"], facts["path"]) == (400, url)
+    assert main(["verify", url]) == 0
+    assert "OK (400 records" in capsys.readouterr().out
+    assert main(["cat", url, "--index", "5,-1"]) == 0
+    assert capsys.readouterr().out == "record 5\nrecord 399\n"
+    assert main(["head", url, "-n", "2"]) == 0
+    assert capsys.readouterr().out == "record 0\nrecord 1\n"
+    out = tmp_path / "regrouped.array_record"
+    assert main(["convert", "countmem://bucket/*.array_record", "-o", str(out), "--options", "group_size:16"]) == 0
+    assert mmrecord.ArrayRecordReader(out).read_all() == records
