@@ -17,7 +17,7 @@ import errno
 import os
 from typing import Any, Mapping, Union
 
-from .backends import display_url, version_of
+from .backends import display_url, object_info, tuned_options, version_of
 from .cache import ByteCache, cache_key
 from .local import LocalSource
 from .remote import RemoteConfig, RemoteFile, RemoteSource, retrying
@@ -62,8 +62,8 @@ class Location:
         """The path as errors and reprs show it (no credentials, no query string)."""
         return display_url(self.path)
 
-    def resolve(self) -> tuple[Any, str]:
-        """This process's filesystem and the object's path inside it."""
+    def resolve(self, concurrency: int = 64) -> tuple[Any, str]:
+        """This process's filesystem (its pool sized for ``concurrency`` requests) and the object's path in it."""
         if self._fs is None or self._pid != os.getpid():
             if self._fs_class is not None:
                 self._fs = self._fs_class(**self.storage_options)
@@ -71,7 +71,7 @@ class Location:
             else:
                 from fsspec.core import url_to_fs
 
-                self._fs, _ = url_to_fs(self.path, **self.storage_options)
+                self._fs, _ = url_to_fs(self.path, **tuned_options(self.path, self.storage_options, concurrency))
                 self._pid = os.getpid()
         return self._fs, self._fs._strip_protocol(self.path)
 
@@ -106,11 +106,11 @@ def open_source(location: Location, *, size: int | None = None, version: str | N
     if not location.is_remote:
         return LocalSource(location.local_path)
     config = remote or RemoteConfig()
-    fs, path = location.resolve()
+    fs, path = location.resolve(config.concurrency)
     url = location.display
     if size is None:
         try:
-            info = retrying(lambda: fs.info(path), config, url)
+            info = retrying(lambda: object_info(fs, path), config, url)
         except FileNotFoundError:
             raise FileNotFoundError(errno.ENOENT, "no such object", url) from None
         size, version = int(info["size"]), version_of(info)

@@ -50,6 +50,32 @@ def version_of(info: dict[str, Any]) -> str | None:
     return None
 
 
+def _protocols(fs: Any) -> set[str]:
+    return set((fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol)
+
+
+def object_info(fs: Any, path: str) -> dict[str, Any]:
+    """``fs.info(path)`` in one request: gcsfs's ``info`` also lists the path as a folder, at the same time."""
+    if _protocols(fs) & {"gs", "gcs"} and hasattr(fs, "_get_object"):
+        from fsspec.asyn import sync
+
+        return sync(fs.loop, fs._get_object, path)
+    return fs.info(path)
+
+
+def tuned_options(url: str, options: dict[str, Any], concurrency: int) -> dict[str, Any]:
+    """``options`` with the connection pool sized for ``concurrency`` requests where the caller left it.
+
+    botocore keeps 10 connections per client by default, which would cap s3fs
+    at 10 requests in flight.
+    """
+    if url.split("://", 1)[0] in ("s3", "s3a"):
+        config = dict(options.get("config_kwargs") or {})
+        config.setdefault("max_pool_connections", concurrency)
+        return {**options, "config_kwargs": config}
+    return options
+
+
 def _pin_value(version: str | None, *keys: str) -> str | None:
     """The value of ``version`` when it was taken from one of ``keys``."""
     if version is None:
@@ -60,7 +86,7 @@ def _pin_value(version: str | None, *keys: str) -> str | None:
 
 def async_range_reader(fs: Any, path: str, version: str | None) -> RangeReader:
     """A coroutine function reading ``[begin, end)`` of ``path`` from the async filesystem ``fs``, pinned where it can be."""
-    protocols = set((fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol)
+    protocols = _protocols(fs)
     etag = _pin_value(version, "ETag", "etag")
     if protocols & {"http", "https"} and etag:
         async def read_http(begin: int, end: int) -> bytes:
@@ -124,9 +150,12 @@ def is_changed(error: BaseException) -> bool:
 
 
 def is_transient(error: BaseException) -> bool:
-    """Whether another try may succeed: a timeout, a reset, throttling or a 5xx."""
+    """Whether another try may succeed: a timeout, a reset, a broken transfer, throttling or a 5xx."""
     if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
         return False
+    # A transfer broken mid-body first: aiohttp's payload errors carry a parser code (400) that is no status.
+    if any(cls.__name__ in _TRANSIENT_NAMES for link in _chain(error) for cls in type(link).__mro__):
+        return True
     status = status_of(error)
     if status is not None:
         return status in TRANSIENT_STATUSES
@@ -135,8 +164,6 @@ def is_transient(error: BaseException) -> bool:
             return True
         if isinstance(link, OSError) and link.errno in (errno.ECONNRESET, errno.EPIPE, errno.ETIMEDOUT,
                                                          errno.ECONNABORTED, errno.ECONNREFUSED):
-            return True
-        if any(cls.__name__ in _TRANSIENT_NAMES for cls in type(link).__mro__):
             return True
     return False
 

@@ -43,7 +43,7 @@ class RemoteConfig:
 
     max_gap: int = 64 << 10
     max_request: int = 8 << 20
-    concurrency: int = 32
+    concurrency: int = 64
     retries: int = 6
     backoff: float = 0.05
     max_backoff: float = 2.0
