@@ -262,7 +262,7 @@ def test_command_line_reads_urls(tmp_path, fs, capsys):
     from mmrecord.cli import main
 
     records = [f"record {i}".encode() for i in range(400)]
-    url, _ = _put(tmp_path, records, "group_size:1,zstd:3")
+    url, _ = _put(tmp_path, records, "group_size:1,zstd:3", "cli.array_record")
     assert main(["info", "--json", url]) == 0
     facts = json.loads(capsys.readouterr().out)
     assert (facts["records"], facts["path"]) == (400, url)
@@ -273,5 +273,5 @@ def test_command_line_reads_urls(tmp_path, fs, capsys):
     assert main(["head", url, "-n", "2"]) == 0
     assert capsys.readouterr().out == "record 0\nrecord 1\n"
     out = tmp_path / "regrouped.array_record"
-    assert main(["convert", "countmem://bucket/*.array_record", "-o", str(out), "--options", "group_size:16"]) == 0
+    assert main(["convert", "countmem://bucket/cli*.array_record", "-o", str(out), "--options", "group_size:16"]) == 0
     assert mmrecord.ArrayRecordReader(out).read_all() == records
