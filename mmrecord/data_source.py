@@ -12,6 +12,10 @@ What it costs:
 - **Opening.** Whole-file shards are counted from their footers (postscript
   and footer only: no data chunk is read) on the shared thread pool, so a
   data source over a thousand shards is ready in a fraction of a second.
+  Shards given by URL (``gs://``, ``s3://``, ``https://``, any fsspec
+  protocol, with ``storage_options`` or a ``filesystem``) are opened 32 at a
+  time; a remote glob lists their sizes and versions, so each costs one
+  ranged read of its tail.
   ``"path[start:end]"`` strings and TFDS ``FileInstruction`` objects carry
   their own counts: those shards are not touched until the first read.
 - **Reading.** ``ds[i]`` finds the shard by a binary search over the shards'
@@ -63,7 +67,8 @@ from .errors import ArgumentTypeError, RecordIndexError
 from .options import ReaderOptions
 from .parallel import CPUS, shared_pool
 from .reader import ArrayRecordReader
-from .storage import Location, RemoteConfig, display_url, expand_pattern
+from .storage import Location, RemoteConfig, display_url, expand_pattern, is_url
+from .storage.remote import wait_pool
 
 __all__ = ["ArrayRecordDataSource", "FileInstruction"]
 
@@ -312,7 +317,10 @@ class ArrayRecordDataSource:
         if len(todo) == 1:
             opened = [opener(todo[0])]
         else:
-            futures = [shared_pool().submit(opener, k) for k in todo]
+            # Remote shards mostly wait for their tail reads: many threads open them at once.
+            pool = wait_pool() if self._base.is_remote or any(is_url(expanded[k][0]) for k in todo) \
+                else shared_pool()
+            futures = [pool.submit(opener, k) for k in todo]
             wait(futures)
             failed = [f.exception() for f in futures if f.exception() is not None]
             opened = [f.result() for f in futures if f.exception() is None]

@@ -13,7 +13,6 @@ fsspec is imported only when a remote object is opened (``pip install
 
 from __future__ import annotations
 
-import errno
 import os
 from typing import Any, Mapping, Union
 
@@ -109,10 +108,7 @@ def open_source(location: Location, *, size: int | None = None, version: str | N
     fs, path = location.resolve(config.concurrency)
     url = location.display
     if size is None:
-        try:
-            info = retrying(lambda: object_info(fs, path), config, url)
-        except FileNotFoundError:
-            raise FileNotFoundError(errno.ENOENT, "no such object", url) from None
+        info = retrying(lambda: object_info(fs, path), config, url)
         size, version = int(info["size"]), version_of(info)
     file = RemoteFile(fs, path, url, int(size), version, config)
     if cache_dir is not None and version is not None:

@@ -28,6 +28,7 @@ class LocalSource:
     def close(self) -> None:
         """Release the map. A record view still alive keeps it until that view goes."""
         buffer, self._buffer = self._buffer, None
+        self.array = np.empty(0, np.uint8)  # this view no longer holds the map open
         if isinstance(buffer, mmap.mmap):
             try:
                 buffer.close()

@@ -14,6 +14,7 @@ another thread is already fetching are waited for, not fetched twice.
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import threading
@@ -25,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ObjectChangedError, RemoteReadError
-from .backends import async_range_reader, describe, is_changed, is_transient, version_of
+from .backends import async_range_reader, describe, is_changed, is_transient, object_info, version_of
 from .cache import ByteCache, Presence, Range
 
 
@@ -49,24 +50,39 @@ class RemoteConfig:
     max_backoff: float = 2.0
 
 
-_io_pool: ThreadPoolExecutor | None = None
-_io_lock = threading.Lock()
+# Two pools of threads that mostly wait. Fetch threads run single requests (of
+# filesystems without async reads) and never wait on another task; wait
+# threads run read-ahead and shard opening, which wait on fetches. Kept apart,
+# no task can wait on a task queued behind it.
 IO_THREADS = 32
+_pools: dict[str, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
 
 
-def io_pool() -> ThreadPoolExecutor:
-    """Threads for fetches of filesystems without async reads, and for read-ahead (waiting, not computing)."""
-    global _io_pool
-    if _io_pool is None:
-        with _io_lock:
-            if _io_pool is None:
-                _io_pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="mmrecord-io")
-    return _io_pool
+def _pool(name: str) -> ThreadPoolExecutor:
+    pool = _pools.get(name)
+    if pool is None:
+        with _pools_lock:
+            pool = _pools.get(name)
+            if pool is None:
+                pool = _pools[name] = ThreadPoolExecutor(max_workers=IO_THREADS,
+                                                         thread_name_prefix=f"mmrecord-{name}")
+    return pool
+
+
+def fetch_pool() -> ThreadPoolExecutor:
+    """Threads that each run one request of a filesystem without async reads."""
+    return _pool("fetch")
+
+
+def wait_pool() -> ThreadPoolExecutor:
+    """Threads for work that waits on fetches: read-ahead, opening many remote shards."""
+    return _pool("wait")
 
 
 def _after_fork_in_child() -> None:
-    global _io_pool, _io_lock
-    _io_pool, _io_lock = None, threading.Lock()
+    global _pools, _pools_lock
+    _pools, _pools_lock = {}, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -101,8 +117,10 @@ def retrying(call, config: RemoteConfig, url: str):
             return call()
         except Exception as error:
             if not is_transient(error):
-                if isinstance(error, (FileNotFoundError, PermissionError)):
-                    raise
+                if isinstance(error, FileNotFoundError):
+                    raise FileNotFoundError(errno.ENOENT, "no such object", url) from None
+                if isinstance(error, PermissionError):
+                    raise PermissionError(errno.EACCES, "access denied", url) from None
                 raise RemoteReadError(f"cannot read the object's metadata: {describe(error)}", url=url) from None
             if attempt == config.retries:
                 raise RemoteReadError(f"cannot read the object's metadata after {attempt + 1} tries: "
@@ -159,16 +177,11 @@ class RemoteFile:
 
             return sync(self.fs.loop, _gather, self._read_range, ranges, self.config.concurrency)
         if len(ranges) == 1:
-            return [self._read_sync(*ranges[0])]
-        pool = io_pool()
-        futures, out = [], []
-        for begin, end in ranges:
-            futures.append(pool.submit(self._read_sync, begin, end))
-        for future in futures:
-            out.append(future.result())
-        return out
+            return [self._read_sync(ranges[0])]
+        return list(fetch_pool().map(self._read_sync, ranges))
 
-    def _read_sync(self, begin: int, end: int) -> bytes | BaseException:
+    def _read_sync(self, span: Range) -> bytes | BaseException:
+        begin, end = span
         try:
             return self.fs.cat_file(self.path, start=begin, end=end)
         except Exception as error:  # classified by the caller
@@ -176,7 +189,7 @@ class RemoteFile:
 
     def current_version(self) -> tuple[int, str | None]:
         """The object's size and version now (one metadata request)."""
-        info = self.fs.info(self.path)
+        info = object_info(self.fs, self.path)
         return int(info["size"]), version_of(info)
 
 
@@ -222,8 +235,8 @@ class RemoteSource:
             self._ensure([(begin, end)])
 
     def prefetch(self, begin: int, end: int) -> Future:
-        """Start making ``[begin, end)`` present on the I/O pool (read-ahead); the future says when it is."""
-        return io_pool().submit(self.ensure_range, begin, end)
+        """Start making ``[begin, end)`` present on another thread (read-ahead); the future says when it is."""
+        return wait_pool().submit(self.ensure_range, begin, end)
 
     def _ensure(self, spans: list[Range]) -> None:
         while True:
