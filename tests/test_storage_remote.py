@@ -93,6 +93,17 @@ def test_open_fetches_a_footer_beyond_the_tail_in_one_more_round(tmp_path, fs):
     assert reader[59999] == b"x"
 
 
+def test_a_large_footer_is_fetched_in_parallel_parts(tmp_path, fs):
+    records = [b"%d" % i for i in range(60000)]
+    url, data = _put(tmp_path, records, "group_size:1,uncompressed")
+    fs.delay(0.01)
+    reader = mmrecord.ArrayRecordReader(url, "footer_prefetch_bytes:64k", size=len(data),
+                                        remote=RemoteConfig(max_request=64 << 10))
+    assert len(fs.reads) > 3 and fs.max_in_flight == len(fs.reads) - 1  # the tail, then every part at once
+    assert _bounded(fs.reads)
+    assert reader[[0, 59999]] == [b"0", b"59999"]
+
+
 def test_a_random_record_is_one_bounded_request(tmp_path, fs):
     records = _records(2000)
     url, _ = _put(tmp_path, records, "group_size:1,zstd:3")
