@@ -189,9 +189,11 @@ class ReaderOptions:
 
     ``readahead_buffer_size`` bounds the bytes decoded ahead during sequential
     reads; ``max_parallelism`` sizes the thread pool of batch and sequential
-    reads (0 reads on the calling thread); ``index_storage_option`` and
-    ``footer_prefetch_bytes`` are accepted for compatibility (the index always
-    lives in memory, at 16 bytes a chunk); ``verify_checksums`` turns the hash
+    reads (0 reads on the calling thread); ``footer_prefetch_bytes`` is how
+    much of a remote object's tail opening reads in one request (the
+    postscript and, usually, the footer); ``index_storage_option`` is accepted
+    for compatibility (the index always lives in memory, at 16 bytes a
+    chunk); ``verify_checksums`` turns the hash
     checks of chunk and block headers and chunk data on or off (each chunk's
     agreement with its footer entry is checked either way).
     """
@@ -200,6 +202,7 @@ class ReaderOptions:
     max_parallelism: int = CPUS
     index_storage_option: str = "in_memory"
     verify_checksums: bool = True
+    footer_prefetch_bytes: int = 256 << 10
 
     @classmethod
     def parse(cls, text: str = "") -> "ReaderOptions":
@@ -210,12 +213,12 @@ class ReaderOptions:
                 f"option index_storage_option takes in_memory or offloaded, got {storage!r}",
                 f"index_storage_option:{storage}",
             )
-        if "footer_prefetch_bytes" in items:
-            _bytes("footer_prefetch_bytes", items["footer_prefetch_bytes"], 2**62)
+        prefetch = _bytes("footer_prefetch_bytes", items.get("footer_prefetch_bytes", "auto"), 2**62)
         readahead = _bytes("readahead_buffer_size", items.get("readahead_buffer_size", "auto"), 1 << 30)
         return cls(
             readahead_buffer_size=cls.readahead_buffer_size if readahead is None else readahead,
             max_parallelism=_parallelism(items.get("max_parallelism", "auto"), 0),
             index_storage_option=storage,
             verify_checksums=_flag("verify_checksums", items, bare=True, default=True),
+            footer_prefetch_bytes=cls.footer_prefetch_bytes if prefetch is None else prefetch,
         )

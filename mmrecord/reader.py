@@ -1,14 +1,14 @@
-"""``ArrayRecordReader``: random, batch and sequential reads over a memory-mapped file."""
+"""``ArrayRecordReader``: random, batch and sequential reads over a memory-mapped file or a remote object."""
 
 from __future__ import annotations
 
-import mmap
 import operator
 import os
 import threading
 from collections import OrderedDict, deque
 from concurrent.futures import wait
-from typing import Iterable, Iterator, overload
+from itertools import islice
+from typing import Any, Iterable, Iterator, Mapping, overload
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from .index import read_footer
 from .layout import decode_postscript
 from .options import ReaderOptions, WriterOptions
 from .parallel import CPUS, beside, settle, shared_pool
+from .storage import Location, RemoteConfig, open_source
 
 # Decoded chunks kept for files whose chunks hold more than one record.
 CHUNK_CACHE_SIZE = 16
@@ -88,16 +89,6 @@ def _file_codec(writer_options: str | None) -> Codec | None:
         return None  # options this installation cannot parse
 
 
-def _map_file(path: str) -> tuple[object, np.ndarray]:
-    """Map the file read-only; files that cannot be mapped are read into memory."""
-    with open(path, "rb") as f:
-        try:
-            buf: object = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):
-            buf = f.read()
-    return buf, np.frombuffer(buf, np.uint8)
-
-
 class ArrayRecordReader:
     """Read an ArrayRecord file: ``reader[i]``, ``reader[a:b]``, ``reader[[i, j]]``, iteration.
 
@@ -114,16 +105,33 @@ class ArrayRecordReader:
     byte offset.
     """
 
-    def __init__(self, path: str | os.PathLike, options: str = "", *,
+    def __init__(self, path: str | os.PathLike | Location, options: str = "", *,
+                 storage_options: Mapping[str, Any] | None = None, filesystem: Any = None,
+                 size: int | None = None, version: str | None = None,
+                 cache_dir: str | os.PathLike | None = None, remote: RemoteConfig | None = None,
                  file_reader_buffer_size: int | None = None, file_options: object = None) -> None:
         """Open ``path`` with reader ``options`` (the reference's option string).
+
+        ``path`` is a local path or a URL (``gs://``, ``s3://``, ``https://``,
+        ``file://``, any fsspec protocol) reached with fsspec's
+        ``storage_options`` or a ready ``filesystem``. A remote object's
+        ``size`` and ``version`` (ETag, generation), when known from a
+        listing, spare a metadata request; ``cache_dir`` keeps its bytes
+        across readers and runs (memory only by default); ``remote`` tunes
+        how it is fetched (:class:`~mmrecord.storage.RemoteConfig`).
 
         ``file_reader_buffer_size`` and ``file_options`` are the reference's
         keywords for its buffered file reader. A memory-mapped file has no such
         buffer, so they are accepted (a size must be an integer) and change
         nothing.
         """
-        self.path = os.fspath(path)
+        if isinstance(path, Location):
+            self._location = path
+        else:
+            self._location = Location(path, storage_options, filesystem)
+        self.path = self._location.display
+        self._options_text = options
+        self._hints = {"size": size, "version": version, "cache_dir": cache_dir, "remote": remote}
         self.options = ReaderOptions.parse(options)
         if file_reader_buffer_size is not None:
             operator.index(file_reader_buffer_size)
@@ -139,7 +147,10 @@ class ArrayRecordReader:
         self._singles_until = 0
         self._cache: OrderedDict[int, ChunkRecords] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self._buffer, self._src = _map_file(self.path)
+        self._source = open_source(self._location, **self._hints)
+        self._src: np.ndarray | None = self._source.array
+        # The remote source that must be asked for a chunk's bytes before they are read; None for a local file.
+        self._remote = self._source if self._source.remote else None
         try:
             self._open()
         except BaseException:
@@ -150,6 +161,8 @@ class ArrayRecordReader:
 
     def _corrupt(self, err: CorruptRecordError, what: str, offset: int,
                  chunk_index: int | None = None) -> CorruptRecordError:
+        if self._remote is not None:
+            self._remote.check_unchanged()  # bytes of another version are not damage: say so
         return CorruptRecordError(f"{what}: {err.what}", path=self.path,
                                   offset=err.offset if err.offset is not None else offset,
                                   chunk_index=chunk_index)
@@ -161,6 +174,9 @@ class ArrayRecordReader:
                 f"file is {size} bytes; an ArrayRecord file is a whole number of 64 KiB blocks, "
                 "at least one (truncated, or not an ArrayRecord file)", path=self.path)
         postscript_at = size - BLOCK_SIZE
+        if self._remote is not None:
+            # One read of the tail: the postscript, and usually the whole footer.
+            self._remote.ensure_range(size - min(size, max(BLOCK_SIZE, self.options.footer_prefetch_bytes)), size)
         try:
             postscript = read_chunk_records(self._src, postscript_at, size, self._verify)
             if postscript.num_records < 1:
@@ -171,6 +187,8 @@ class ArrayRecordReader:
         if not 64 <= footer_at < postscript_at:
             raise CorruptRecordError(f"postscript points at a footer outside the file ({footer_at})",
                                      path=self.path, offset=postscript_at)
+        if self._remote is not None:
+            self._remote.ensure_range(footer_at, postscript_at)
         try:
             meta, self._index = read_footer(self._src, footer_at, postscript_at, self._verify)
         except CorruptRecordError as err:
@@ -179,6 +197,8 @@ class ArrayRecordReader:
         # The index's fields that r[i] reads on every call, as plain attributes.
         self._num_records, self._chunks = self._index.num_records, self._index.chunks
         self._footer_offset = self._index.footer_offset
+        # Where each chunk begins, and where the last one must end: a chunk's bytes to fetch.
+        self._bounds = np.append(self._index.offsets, np.int64(self._footer_offset))
         codec = _file_codec(meta.writer_options)
         # The compressed codec whose records kernels decode; None when there is none.
         self._kernel_codec = codec if codec is not None and codec.codec_id and codec.kernel_decoder() else None
@@ -231,9 +251,21 @@ class ArrayRecordReader:
             raise ClosedError("read from a closed ArrayRecordReader")
         return src
 
+    def _fetch_chunk(self, k: int) -> None:
+        """Make data chunk ``k``'s bytes present (a remote object; one bounded range request at most)."""
+        self._remote.ensure_range(int(self._bounds[k]), int(self._bounds[k + 1]))
+
+    def _fetch_records(self, indices: np.ndarray) -> None:
+        """Make the chunks of records ``indices`` present, in one concurrent round of merged requests."""
+        if self._remote is not None and len(indices):
+            chunks = np.unique(self._index.locate_many(indices)[0])
+            self._remote.ensure(self._bounds[chunks], self._bounds[chunks + 1])
+
     def _decode_chunk(self, k: int, need: int | None = None) -> ChunkRecords:
         """Read, check and decode data chunk ``k`` (with ``need``: at least its first ``need`` records)."""
         begin, limit = self._index.span(k)
+        if self._remote is not None:
+            self._fetch_chunk(k)
         try:
             return read_chunk_records(self._src_or_raise(), begin, limit, self._verify, self._index.expected(k),
                                       need)
@@ -276,6 +308,8 @@ class ArrayRecordReader:
         """Record ``i`` (in range): straight from its span when its chunk holds only it."""
         k, j = self._index.locate(i)
         src = self._src_or_raise()
+        if self._remote is not None:
+            self._fetch_chunk(k)
         if self._index.chunk_records(k) == 1:
             ok, codec, pos, stop, size = indexed_record_span(
                 src, self._index.chunks, self._index.footer_offset, k, self._verify)
@@ -295,6 +329,7 @@ class ArrayRecordReader:
         With ``parallel`` the work is split over the shared pool; tasks already
         running on the pool pass False, so that no task waits on another.
         """
+        self._fetch_records(indices)
         if self._index.one_record_per_chunk:
             return self._single_records(indices, parallel)
         out: list[bytes] = [b""] * len(indices)
@@ -507,6 +542,8 @@ class ArrayRecordReader:
         k = i + n if i < 0 else i
         src = self._src
         if src is not None and 0 <= k < n:
+            if self._remote is not None:
+                self._fetch_chunk(k)
             out = _scratch.buffer
             function, context = self._kernel_decoder()
             size = indexed_record_into(src, self._chunks, self._footer_offset, k, self._verify,
@@ -545,6 +582,7 @@ class ArrayRecordReader:
         """
         idx = self._check_indices(indices)
         self._src_or_raise()
+        self._fetch_records(idx)
         index = self._index
         if not len(idx):
             return np.empty(0, np.uint8), np.zeros(1, np.int64)
@@ -615,7 +653,9 @@ class ArrayRecordReader:
         raise TypeError("read() takes no argument, a list of indices, or begin and end")
 
     def read_all(self) -> list[bytes]:
-        """Every record, in order."""
+        """Every record, in order (a remote object's bytes fetched ahead in windows, as iteration does)."""
+        if self._remote is not None:
+            return list(self)
         return self._records(np.arange(self._index.num_records, dtype=np.int64))
 
     def seek(self, i: int) -> None:
@@ -691,6 +731,8 @@ class ArrayRecordReader:
         else:
             def read(part: tuple[int, int]) -> list:
                 return [self._decode_chunk(k) for k in range(*part)]
+        if self._remote is not None:
+            parts = self._prefetching(parts)
         if self.options.max_parallelism == 0:
             results: Iterable = map(read, parts)
         else:
@@ -709,16 +751,34 @@ class ArrayRecordReader:
                     first += len(run)
             skip = 0
 
+    def _prefetching(self, parts: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+        """``parts`` (chunk ranges) in order, each one's bytes requested from the remote object ahead of it.
+
+        Up to ``readahead_buffer_size`` bytes of parts (at least the next one)
+        are being fetched beyond the part handed out, each part one window of
+        requests on the I/O pool.
+        """
+        bounds, budget = self._bounds, self.options.readahead_buffer_size
+        ahead = 0
+        for k, part in enumerate(parts):
+            while ahead < len(parts) and (ahead <= k + 1 or
+                                          int(bounds[parts[ahead][1]] - bounds[parts[k][0]]) <= budget):
+                first, end = parts[ahead]
+                self._remote.prefetch(int(bounds[first]), int(bounds[end]))
+                ahead += 1
+            yield part  # its reader waits for the part's fetch through ensure
+
     @staticmethod
-    def _ahead(work, items: list, ahead: int) -> Iterator:
+    def _ahead(work, items: Iterable, ahead: int) -> Iterator:
         """``work(item)`` for each item in order, up to ``ahead`` of them queued or running on the pool."""
         pool = shared_pool()
-        pending = deque(pool.submit(work, item) for item in items[:ahead])
+        todo = iter(items)
+        pending = deque(pool.submit(work, item) for item in islice(todo, ahead))
         try:
-            for k in range(len(items)):
+            while pending:
                 result = pending.popleft().result()
-                if k + ahead < len(items):
-                    pending.append(pool.submit(work, items[k + ahead]))
+                for item in islice(todo, 1):
+                    pending.append(pool.submit(work, item))
                 yield result
         finally:
             # A consumer that stops early (a loop left, a seek, a closed reader)
@@ -729,17 +789,18 @@ class ArrayRecordReader:
     # -- lifetime ------------------------------------------------------------
 
     def close(self) -> None:
-        """Release the file map. Safe to call twice."""
+        """Release the file map (or remote cache). Safe to call twice."""
         self._src = None
         self._runs, self._run = None, []
         with self._cache_lock:
             self._cache.clear()
-        buffer, self._buffer = self._buffer, None
-        if isinstance(buffer, mmap.mmap):
-            try:
-                buffer.close()
-            except BufferError:
-                pass  # a record view is still alive; the map goes when it does
+        source = getattr(self, "_source", None)
+        if source is not None:
+            source.close()
+
+    def __reduce__(self):
+        """Pickled as its location (URL and storage options), options and hints: reopened where unpickled."""
+        return _reopen, (self._location, self._options_text, self._hints)
 
     def __enter__(self) -> "ArrayRecordReader":
         return self
@@ -752,3 +813,8 @@ class ArrayRecordReader:
         return (f"ArrayRecordReader({self.path!r}, {self._index.num_records} records, "
                 f"{len(self._index)} chunks, {state})") if hasattr(self, "_index") else \
             f"ArrayRecordReader({self.path!r}, {state})"
+
+
+def _reopen(location: Location, options: str, hints: dict) -> ArrayRecordReader:
+    """A pickled reader, opened again in this process."""
+    return ArrayRecordReader(location, options, **hints)
