@@ -28,6 +28,7 @@ from typing import BinaryIO, Callable, Iterator, Sequence
 
 from .errors import ArrayRecordError, CorruptRecordError
 from .reader import ArrayRecordReader
+from .storage.upload import is_remote, local_path
 from .tfrecord import TFRecordReader, sniff_compression
 from .writer import ArrayRecordWriter
 
@@ -262,6 +263,8 @@ def convert(inputs: Sequence[str], destination: str, fmt: str | None = None, opt
     ``progress`` is called with the input bytes read so far. With
     ``skip_corrupt`` damaged TFRecord frames, bad JSON lines and damaged
     ArrayRecord chunks are skipped and counted instead of stopping the run.
+    ``destination`` may be a URL: each shard is uploaded once it is complete,
+    and a run that fails uploads nothing of the shard it was writing.
     """
     if shards < 1:
         raise ValueError("shards must be at least 1")
@@ -277,7 +280,8 @@ def convert(inputs: Sequence[str], destination: str, fmt: str | None = None, opt
     total = count_records(files, fmt, skip_corrupt) if shards > 1 else 0
     edges = [total * i // shards for i in range(shards + 1)]
     for name in names:
-        os.makedirs(os.path.dirname(os.path.abspath(name)), exist_ok=True)
+        if not is_remote(name):
+            os.makedirs(os.path.dirname(os.path.abspath(local_path(name))), exist_ok=True)
     shard, writer = 0, ArrayRecordWriter(names[0], options)
     stats.outputs.append(names[0])
     done_bytes = 0
@@ -304,9 +308,11 @@ def convert(inputs: Sequence[str], destination: str, fmt: str | None = None, opt
             shard += 1
             writer = ArrayRecordWriter(names[shard], options)
             stats.outputs.append(names[shard])
-    except CorruptRecordError as err:
-        raise ConvertError(str(err)) from None
-    finally:
-        writer.close()
+    except BaseException as err:
+        writer.abort()  # an output at a URL gets no object; a local one keeps what was written
+        if isinstance(err, CorruptRecordError):
+            raise ConvertError(str(err)) from None
+        raise
+    writer.close()
     stats.seconds = time.perf_counter() - start
     return stats

@@ -47,7 +47,7 @@ os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 SKIP_ENV = "MMRECORD_SKIP_STORAGE_SERVERS"
 BACKENDS = ("http", "s3", "gcs")
 BUCKET = "mmrecord-test"
-FAULT_KINDS = ("500", "503", "reset", "short")
+FAULT_KINDS = ("403", "500", "503", "reset", "short")
 STARTUP_TIMEOUT = 30.0
 
 # Hop-by-hop headers (RFC 9110 section 7.6.1) and those the proxy recomputes itself. The Host
@@ -121,10 +121,13 @@ class CountingProxy:
     Faults (:meth:`inject`):
 
     - ``"500"``, ``"503"``: answered by the proxy with that status (503 with ``Retry-After: 0``,
-      as a throttling server does); the request never reaches the backend.
+      as a throttling server does); the request never reaches the backend. Clients retry these.
+    - ``"403"``: answered with 403 Forbidden, as for credentials without the right: a
+      failure no client retries.
     - ``"reset"``: the backend's answer is sent with its full ``Content-Length``, then the
       connection is closed after half the body: a transfer broken mid-body, which an HTTP
-      client can see.
+      client can see. An answer without a body (HEAD, most uploads) is not sent at all: the
+      connection drops after the backend acted on the request, before the client hears of it.
     - ``"short"``: the backend's answer is sent with only the first half of its body and a
       ``Content-Length`` that matches what is sent, all other headers (``Content-Range``
       included) unchanged: a well-formed response that is short, which only a reader that
@@ -210,7 +213,7 @@ class CountingProxy:
             if latency:
                 await asyncio.sleep(latency)
             body_in = await request.read()
-            if record.fault in ("500", "503"):
+            if record.fault in ("403", "500", "503"):
                 return self._refuse(record, int(record.fault))
             headers = {k: v for k, v in request.headers.items() if k.lower() not in _REQUEST_HEADERS_DROPPED}
             async with self._session.request(
@@ -245,10 +248,10 @@ class CountingProxy:
         # The record is complete before anything is sent: a client may act on the last byte
         # before this coroutine runs again.
         response = web.StreamResponse(status=status, headers=CIMultiDict(headers))
+        if record.fault == "reset" and (request.method == "HEAD" or not body):
+            request.transport.close()  # no body to break: the connection drops before the answer
+            return response
         if request.method == "HEAD":
-            if record.fault == "reset":
-                request.transport.close()
-                return response
             if length is not None:
                 response.headers["Content-Length"] = length
             record.status = status

@@ -92,6 +92,16 @@ def test_latency_is_added_to_every_request_and_concurrency_is_measured(remote_st
     assert remote_store.proxy.latency == 0
 
 
+def test_forbidden_is_not_retried(remote_store: Store, placed: str) -> None:
+    fs = remote_store.filesystem()
+    remote_store.proxy.inject("403", when=lambda r: r.method == "GET")
+    # fsspec's HTTP filesystem raises aiohttp's error, s3fs PermissionError, gcsfs OSError.
+    with pytest.raises((aiohttp.ClientResponseError, OSError)):
+        fs.cat_file(placed, start=0, end=1_000)
+    (refused,) = gets(remote_store)
+    assert (refused.status, refused.fault) == (403, "403")
+
+
 @pytest.mark.parametrize("kind", ["500", "503"])
 def test_server_errors_are_answered_by_the_proxy(remote_store: Store, placed: str, payload: bytes, kind: str) -> None:
     fs = remote_store.filesystem()
