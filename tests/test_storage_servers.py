@@ -178,6 +178,11 @@ def test_multipart_uploads_pass_through_the_proxy(request: pytest.FixtureRequest
 def test_span_reads_single_byte_ranges() -> None:
     assert ProxiedRequest("GET", "/", "bytes=5-9").span == (5, 10)
     assert ProxiedRequest("GET", "/", "bytes=5-").span == (5, None)
+    assert ProxiedRequest("GET", "/", "bytes=-100").span == (-100, None)
+    assert ProxiedRequest("GET", "/", "bytes=5-").open_ended
+    assert not ProxiedRequest("GET", "/", "bytes=-100").open_ended
+    assert not ProxiedRequest("GET", "/", "bytes=5-9").open_ended
+    assert not ProxiedRequest("GET", "/", None).open_ended
     assert ProxiedRequest("GET", "/", None).span is None
     with pytest.raises(ValueError):
         ProxiedRequest("GET", "/", "bytes=0-1,5-9").span
