@@ -15,15 +15,24 @@ from .engine.varint import read_varint
 from .errors import ArrayRecordError, CorruptRecordError
 
 
-def decompress_payload(codec_id: int, payload: np.ndarray, size: int, what: str) -> np.ndarray | bytes:
+def decompress_payload(codec_id: int, payload: np.ndarray, size: int, what: str,
+                       prefix: int | None = None) -> np.ndarray | bytes:
     """The ``size`` bytes a payload decompresses to, or for codec 0 the payload itself.
 
     A codec with a kernel decoder decodes into a NumPy array (large ones get
     huge pages); a payload it refuses goes to the codec's ``decompress``,
-    whose error names the problem.
+    whose error names the problem. With ``prefix`` below ``size``, only the
+    start is needed: a codec that can stop early
+    (:meth:`~mmrecord.codecs.Codec.decompress_prefix`) returns ``prefix`` to
+    ``size`` bytes.
     """
     if codec_id == 0:
         out = payload
+    elif prefix is not None and prefix < size:
+        out = _decompress(get_codec_by_id(codec_id).decompress_prefix, payload, size, what, prefix)
+        if not prefix <= len(out) <= size:
+            raise CorruptRecordError(f"{what} decompressed to {len(out)} bytes, expected {prefix} of {size}")
+        return out
     else:
         codec = get_codec_by_id(codec_id)
         decoder = codec.kernel_decoder()
@@ -32,16 +41,22 @@ def decompress_payload(codec_id: int, payload: np.ndarray, size: int, what: str)
             data = np.frombuffer(memoryview(payload).toreadonly(), np.uint8)  # one compiled decode_into
             if decode_into(*decoder, out, 0, size, data, 0, len(data)):
                 return out
-        try:
-            out = codec.decompress(payload, size)  # the codec's own call also names what is wrong
-        except (ArrayRecordError, TypeError, AttributeError, NameError, ImportError, NotImplementedError):
-            raise  # mmrecord's own errors, and programming or installation errors, pass through
-        except Exception as exc:  # the codec libraries' own error types for bad data vary
-            raise CorruptRecordError(
-                f"{what} does not decompress with {codec.name}: {type(exc).__name__}: {exc}") from None
+        out = _decompress(codec.decompress, payload, size, what)  # the codec's own call names what is wrong
     if len(out) != size:
         raise CorruptRecordError(f"{what} decompressed to {len(out)} bytes, expected {size}")
     return out
+
+
+def _decompress(method, payload: np.ndarray, size: int, what: str, *more: int):
+    """A codec's ``method(payload, size, *more)``, its errors over bad data made ``CorruptRecordError``."""
+    try:
+        return method(payload, size, *more)
+    except (ArrayRecordError, TypeError, AttributeError, NameError, ImportError, NotImplementedError):
+        raise  # mmrecord's own errors, and programming or installation errors, pass through
+    except Exception as exc:  # the codec libraries' own error types for bad data vary
+        codec = method.__self__
+        raise CorruptRecordError(
+            f"{what} does not decompress with {codec.name}: {type(exc).__name__}: {exc}") from None
 
 
 def decompress_blob(codec_id: int, blob: np.ndarray, max_size: int, what: str) -> np.ndarray:

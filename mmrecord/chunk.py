@@ -58,6 +58,10 @@ class ChunkRecords:
     def num_records(self) -> int:
         return len(self.bounds) - 1
 
+    def holds(self, last: int) -> bool:
+        """Whether records ``0..last`` are decoded (a chunk read for its first records may hold no more)."""
+        return int(self.bounds[last + 1]) <= len(self.values)
+
     def record(self, k: int) -> bytes:
         return self.values[self.bounds[k]:self.bounds[k + 1]].tobytes()
 
@@ -91,12 +95,15 @@ def entry_mismatch_text(finding: int, begin: int, data_size: int, chunk_type: in
 
 
 def read_chunk_records(src: np.ndarray, begin: int, limit: int, verify: bool,
-                       expect: tuple[int, int] | None = None) -> ChunkRecords:
+                       expect: tuple[int, int] | None = None, need: int | None = None) -> ChunkRecords:
     """Read, check and decode the data chunk at file position ``begin`` (ending by ``limit``).
 
     With ``expect``, the footer entry's ``(records, decoded size)``, the chunk
     must agree with it and end where the next chunk (at ``limit``) begins
     (``framing.entry_mismatch``): this check stays on without ``verify``.
+    With ``need``, only records ``0..need-1`` are wanted: a simple chunk's
+    values are then decoded only that far where the codec can stop early,
+    and the result may hold no more (:meth:`ChunkRecords.holds`).
     """
     (_, _, chunk_type, num_records, decoded, start, size, copy,
      codec_id, sizes_pos, sizes_stop, sizes_size, values_pos, values_stop, values_size) = _read(
@@ -113,6 +120,11 @@ def read_chunk_records(src: np.ndarray, begin: int, limit: int, verify: bool,
     if chunk_type != SIMPLE:
         raise CorruptRecordError(f"expected a data chunk, found chunk type {chunk_type:#04x}")
     values_blob = buf[values_pos:values_stop]
+    if need is not None and need < num_records and codec_id != 0:
+        bounds = _bounds(decompress_payload(codec_id, buf[sizes_pos:sizes_stop], sizes_size, "sizes blob"),
+                         num_records, decoded)
+        values = decompress_payload(codec_id, values_blob, values_size, "values blob", int(bounds[need]))
+        return ChunkRecords(np.frombuffer(values, np.uint8), bounds)
     # A large chunk's values are decompressed on another thread while this one decodes the sizes.
     pending = beside(decompress_payload, codec_id, values_blob, values_size, "values blob") \
         if decoded >= PARALLEL_VALUES_BYTES else None
@@ -156,18 +168,15 @@ def record_at(src: np.ndarray, codec_id: int, pos: int, stop: int, size: int) ->
     return record if type(record) is bytes else bytes(record)
 
 
-def _blob(raw: bytes, codec: Codec, level: int | None, window_log: int | None) -> bytes:
-    return encode_varint(len(raw)) + codec.compress(raw, level, window_log)
-
-
 @dataclass(frozen=True)
 class EncodedChunks:
-    """Simple chunks ready to be framed: chunk k's data is ``data[bounds[k]:bounds[k+1]]``."""
+    """Data chunks ready to be framed: chunk k's data is ``data[bounds[k]:bounds[k+1]]``."""
 
     data: np.ndarray  # uint8
     bounds: np.ndarray  # int64, one more than chunks
     num_records: np.ndarray  # int64
     decoded_size: np.ndarray  # int64
+    chunk_type: int = SIMPLE  # SIMPLE or TRANSPOSED
 
     def __post_init__(self) -> None:
         # Always read-only (compressed chunks come from bytes), so that the
@@ -186,32 +195,51 @@ class EncodedChunks:
 
 def encode_simple_chunks(records: Sequence[bytes], group_size: int, codec: Codec, level: int | None,
                          window_log: int | None) -> EncodedChunks:
-    """Encode records as simple chunks of ``group_size`` records (the last may hold fewer).
-
-    Uncompressed chunks are laid out by one kernel call; compressed ones need
-    two codec calls each (sizes blob and values blob).
-    """
-    group_bounds = np.append(np.arange(0, len(records), group_size, dtype=np.int64), len(records))
-    counts = np.diff(group_bounds)
+    """Encode records as simple chunks of ``group_size`` records (the last may hold fewer)."""
     sizes = np.fromiter(map(len, records), np.uint64, len(records))
+    group_bounds = np.append(np.arange(0, len(records), group_size, dtype=np.int64), len(records))
+    return encode_record_values(np.frombuffer(b"".join(records), np.uint8), sizes, group_bounds,
+                                codec, level, window_log)
+
+
+def encode_record_values(values: np.ndarray, sizes: np.ndarray, group_bounds: np.ndarray, codec: Codec,
+                         level: int | None, window_log: int | None) -> EncodedChunks:
+    """Simple chunks of records given as one buffer: ``values`` cut by ``sizes``, grouped at ``group_bounds``.
+
+    No object per record is made (a footer of millions of entries is one
+    buffer). A codec that lays out whole chunks in a kernel (uncompressed,
+    snappy: :meth:`~mmrecord.codecs.Codec.encode_chunks`) does it in one call;
+    the others take a codec call per blob.
+    """
+    counts = np.diff(group_bounds)
     ends = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
     decoded = ends[group_bounds[1:]] - ends[group_bounds[:-1]]
-    if codec.codec_id == 0:
-        values = np.frombuffer(b"".join(records), np.uint8)
-        data, bounds = simple.encode_uncompressed_chunks(values, sizes, group_bounds)
-        return EncodedChunks(data, bounds, counts, decoded)
+    laid_out = codec.encode_chunks(values, sizes, group_bounds, level, window_log)
+    if laid_out is not None:
+        return EncodedChunks(*laid_out, counts, decoded)
+    # Chunk g is head ‖ varint(decoded size) ‖ compressed values, where the head,
+    # codec byte ‖ varint(len(sizes blob)) ‖ sizes blob, is made once per distinct
+    # sizes (small groups repeat theirs). The varints come from kernels.
+    compress = codec.compress
     prefix = bytes((codec.codec_id,))
-    parts = []
-    sizes_blobs: dict[bytes, bytes] = {}  # small groups repeat their sizes: compress each once
+    heads: dict[bytes, bytes] = {}
     all_sizes = encode_varints(sizes).tobytes()
-    varint_ends = np.concatenate(([0], np.cumsum(varint_lengths(sizes)))).tolist()
-    cuts = group_bounds.tolist()
+    sizes_ends = np.concatenate(([0], np.cumsum(varint_lengths(sizes)))).tolist()
+    decoded_varints = encode_varints(decoded.astype(np.uint64)).tobytes()
+    decoded_ends = np.concatenate(([0], np.cumsum(varint_lengths(decoded.astype(np.uint64))))).tolist()
+    cuts, value_ends = group_bounds.tolist(), ends.tolist()
+    parts = []
+    lengths = []
     for g in range(len(counts)):
-        raw_sizes = all_sizes[varint_ends[cuts[g]]:varint_ends[cuts[g + 1]]]
-        sizes_blob = sizes_blobs.get(raw_sizes)
-        if sizes_blob is None:
-            sizes_blob = sizes_blobs[raw_sizes] = _blob(raw_sizes, codec, level, window_log)
-        values_blob = _blob(b"".join(records[cuts[g]:cuts[g + 1]]), codec, level, window_log)
-        parts.append(prefix + encode_varint(len(sizes_blob)) + sizes_blob + values_blob)
-    bounds = np.concatenate(([0], np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)))))
+        first, stop = cuts[g], cuts[g + 1]
+        raw_sizes = all_sizes[sizes_ends[first]:sizes_ends[stop]]
+        head = heads.get(raw_sizes)
+        if head is None:
+            sizes_blob = encode_varint(len(raw_sizes)) + compress(raw_sizes, level, window_log)
+            head = heads[raw_sizes] = prefix + encode_varint(len(sizes_blob)) + sizes_blob
+        compressed = compress(values[value_ends[first]:value_ends[stop]], level, window_log)
+        length = decoded_varints[decoded_ends[g]:decoded_ends[g + 1]]
+        parts += (head, length, compressed)
+        lengths.append(len(head) + len(length) + len(compressed))
+    bounds = np.concatenate(([0], np.cumsum(lengths, dtype=np.int64)))
     return EncodedChunks(np.frombuffer(b"".join(parts), np.uint8), bounds, counts, decoded)

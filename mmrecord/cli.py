@@ -79,11 +79,14 @@ def _print_info(facts: dict) -> None:
 
 def _inspect(args: argparse.Namespace, path: str, label: str, run):
     """``run(path, progress)`` under a progress line; None (reported) if the file cannot be read."""
+    from .convert import input_size
+    from .storage import display_url
+
     try:
-        with _progress(args, os.path.getsize(path), label) as bar:
+        with _progress(args, input_size(path), label) as bar:
             return run(path, bar.update)
     except OSError as err:
-        _error(f"{path}: {err.strerror or err}")
+        _error(f"{display_url(path)}: {err.strerror or err}")
         return None
 
 
@@ -217,10 +220,10 @@ def cmd_cat(args: argparse.Namespace) -> int:
 # -- convert / recover ---------------------------------------------------------
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .convert import convert, expand_inputs
+    from .convert import convert, expand_inputs, input_size
 
     files = expand_inputs(args.inputs)
-    total = sum(os.path.getsize(f) for f in files)
+    total = sum(map(input_size, files))
     with _progress(args, total, "convert") as bar:
         stats = convert(files, args.output, fmt=args.from_format, options=args.options, shards=args.shards,
                         skip_corrupt=args.skip_corrupt, progress=bar.update)
@@ -291,11 +294,11 @@ def cmd_repair(args: argparse.Namespace) -> int:
 def cmd_compact(args: argparse.Namespace) -> int:
     from .repair import compact
 
-    from .storage.upload import is_remote
+    from .storage import Location
 
     before = os.path.getsize(args.source)
     stats = compact(args.source, args.output)
-    after = None if is_remote(stats.outputs[0]) else os.path.getsize(stats.outputs[0])  # uploaded: not measured
+    after = None if Location(stats.outputs[0]).is_remote else os.path.getsize(stats.outputs[0])  # uploaded: not measured
     if args.json:
         print(json.dumps({**stats.as_dict(), "bytes_before": before, "bytes_after": after}))
     else:

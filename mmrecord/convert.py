@@ -28,7 +28,7 @@ from typing import BinaryIO, Callable, Iterator, Sequence
 
 from .errors import ArrayRecordError, CorruptRecordError
 from .reader import ArrayRecordReader
-from .storage.upload import is_remote, local_path
+from .storage import Location, display_url, expand_pattern, is_url
 from .tfrecord import TFRecordReader, sniff_compression
 from .writer import ArrayRecordWriter
 
@@ -61,10 +61,12 @@ def format_from_name(path: str) -> str | None:
 
 
 def detect_format(path: str) -> str:
-    """The input format of ``path``: from its name, else from its first bytes."""
+    """The input format of ``path``: from its name, else from its first bytes (local files)."""
     fmt = format_from_name(path)
     if fmt is not None:
         return fmt
+    if is_url(path):
+        raise ConvertError(f"cannot tell the format of {display_url(path)} from its name: name it with --from")
     with open(path, "rb") as f:
         head = f.read(64)
     if head == RIEGELI_SIGNATURE:
@@ -88,7 +90,16 @@ def expand_inputs(patterns: Sequence[str]) -> list[str]:
     """Every file the patterns name, each pattern's matches sorted; a pattern matching nothing is an error."""
     files: list[str] = []
     for pattern in patterns:
-        if glob.has_magic(pattern):
+        if is_url(pattern) and not pattern.startswith("file://"):
+            # An object by URL (ArrayRecord inputs are read by range); patterns listed by its filesystem.
+            if glob.has_magic(pattern):
+                matches = [location.path for location, _, _ in expand_pattern(Location(pattern))]
+                if not matches:
+                    raise ConvertError(f"no object matches {display_url(pattern)}")
+                files.extend(matches)
+            else:
+                files.append(pattern)
+        elif glob.has_magic(pattern):
             matches = sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
             if not matches:
                 raise ConvertError(f"no file matches {pattern}")
@@ -165,7 +176,7 @@ class _Input:
 
     def __init__(self, path: str, fmt: str, skip_corrupt: bool, stats: Stats) -> None:
         self.path, self.fmt, self.skip_corrupt, self.stats = path, fmt, skip_corrupt, stats
-        self.size = os.path.getsize(path)
+        self.size = input_size(path)
         self._position: Callable[[], int] = lambda: 0
 
     def position(self) -> int:
@@ -237,6 +248,14 @@ class _Input:
                     yield chunk.record(i)
 
 
+def input_size(path: str) -> int:
+    """The size of an input file, or of an object by URL (a metadata request)."""
+    if is_url(path) and not path.startswith("file://"):
+        fs, inner = Location(path).resolve()
+        return int(fs.size(inner))
+    return os.path.getsize(path)
+
+
 def _inputs(files: Sequence[str], fmt: str | None, skip_corrupt: bool, stats: Stats) -> list[_Input]:
     if fmt is not None and fmt not in FORMATS:
         raise ConvertError(f"unknown input format {fmt!r}; formats: {', '.join(FORMATS)}")
@@ -270,18 +289,20 @@ def convert(inputs: Sequence[str], destination: str, fmt: str | None = None, opt
         raise ValueError("shards must be at least 1")
     start = time.perf_counter()
     files = expand_inputs(inputs)
-    stats = Stats(input_bytes=sum(os.path.getsize(f) for f in files))
+    stats = Stats()
+    items = _inputs(files, fmt, skip_corrupt, stats)
+    stats.input_bytes = sum(item.size for item in items)
     names = shard_names(destination, shards)
     for name in names:
-        if any(os.path.exists(name) and os.path.samefile(name, f) for f in files):
+        if any(os.path.exists(name) and not is_url(f) and os.path.samefile(name, f) for f in files):
             raise ConvertError(f"the output {name} is one of the inputs")
-    items = _inputs(files, fmt, skip_corrupt, stats)
     # Contiguous shards need the record count first.
     total = count_records(files, fmt, skip_corrupt) if shards > 1 else 0
     edges = [total * i // shards for i in range(shards + 1)]
     for name in names:
-        if not is_remote(name):
-            os.makedirs(os.path.dirname(os.path.abspath(local_path(name))), exist_ok=True)
+        output = Location(name)
+        if not output.is_remote:
+            os.makedirs(os.path.dirname(os.path.abspath(output.local_path)), exist_ok=True)
     shard, writer = 0, ArrayRecordWriter(names[0], options)
     stats.outputs.append(names[0])
     done_bytes = 0

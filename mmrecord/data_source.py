@@ -12,6 +12,10 @@ What it costs:
 - **Opening.** Whole-file shards are counted from their footers (postscript
   and footer only: no data chunk is read) on the shared thread pool, so a
   data source over a thousand shards is ready in a fraction of a second.
+  Shards given by URL (``gs://``, ``s3://``, ``https://``, any fsspec
+  protocol, with ``storage_options`` or a ``filesystem``) are opened 32 at a
+  time; a remote glob lists their sizes and versions, so each costs one
+  ranged read of its tail.
   ``"path[start:end]"`` strings and TFDS ``FileInstruction`` objects carry
   their own counts: those shards are not touched until the first read.
 - **Reading.** ``ds[i]`` finds the shard by a binary search over the shards'
@@ -55,7 +59,7 @@ import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 
@@ -63,6 +67,8 @@ from .errors import ArgumentTypeError, RecordIndexError
 from .options import ReaderOptions
 from .parallel import CPUS, shared_pool
 from .reader import ArrayRecordReader
+from .storage import Location, RemoteConfig, display_url, expand_pattern, is_url
+from .storage.remote import wait_pool
 
 __all__ = ["ArrayRecordDataSource", "FileInstruction"]
 
@@ -160,8 +166,13 @@ def _default_max_open_files() -> int:
     return max(16, soft // 2)
 
 
-def _expand(paths: object) -> list[tuple[str, int | None, int | None]]:
-    """Each path form as ``(filename, start, end)``; ``None`` bounds mean the whole file."""
+def _expand(paths: object, locate: "Callable[[str], Location]",
+            listed: dict[str, tuple[int, str | None]]) -> list[tuple[str, int | None, int | None]]:
+    """Each path form as ``(filename, start, end)``; ``None`` bounds mean the whole file.
+
+    ``locate`` gives a name's :class:`Location`; remote glob patterns are
+    expanded by its filesystem, and each match's size and version go into ``listed``.
+    """
     if isinstance(paths, (str, bytes, os.PathLike)) or _is_instruction(paths):
         items: list[object] = [paths]
     elif isinstance(paths, Iterable) and not isinstance(paths, Mapping):
@@ -193,6 +204,13 @@ def _expand(paths: object) -> list[tuple[str, int | None, int | None]]:
             if start > end:
                 raise ValueError(f"{text!r}: the range ends before it starts")
             shards.append((match.group(1), start, end))
+        elif locate(text).is_remote and glob.has_magic(text):
+            matches = expand_pattern(locate(text))
+            if not matches:
+                raise FileNotFoundError(f"no object matches the pattern {display_url(text)!r}")
+            for location, size, version in matches:
+                listed[location.path] = (size, version)
+                shards.append((location.path, None, None))
         elif not os.path.exists(text) and glob.has_magic(text):
             found = sorted(glob.glob(text))
             if not found:
@@ -264,12 +282,17 @@ class ArrayRecordDataSource:
 
     def __init__(self, paths: PathOrInstruction | Sequence[PathOrInstruction],
                  reader_options: Mapping[str, object] | str | None = None, *,
-                 max_open_files: int | None = None) -> None:
+                 max_open_files: int | None = None, storage_options: Mapping[str, Any] | None = None,
+                 filesystem: Any = None, cache_dir: str | os.PathLike | None = None,
+                 remote: RemoteConfig | None = None) -> None:
         self._options = _options_string(reader_options)
         self._max_open = _default_max_open_files() if max_open_files is None else int(max_open_files)
         if self._max_open < 1:
             raise ValueError("max_open_files must be at least 1")
-        expanded = _expand(paths)
+        self._base = Location("", storage_options, filesystem)
+        self._storage = {"cache_dir": cache_dir, "remote": remote}
+        self._listed: dict[str, tuple[int, str | None]] = {}
+        expanded = _expand(paths, self._locate, self._listed)
         whole = tuple(end is None for _, _, end in expanded)
         readers = self._count(expanded)
         self._setup(tuple(expanded), whole)
@@ -289,12 +312,15 @@ class ArrayRecordDataSource:
         options = self._options
 
         def opener(k: int) -> ArrayRecordReader:
-            return ArrayRecordReader(expanded[k][0], options)
+            return self._open_reader(expanded[k][0], options)
 
         if len(todo) == 1:
             opened = [opener(todo[0])]
         else:
-            futures = [shared_pool().submit(opener, k) for k in todo]
+            # Remote shards mostly wait for their tail reads: many threads open them at once.
+            pool = wait_pool() if self._base.is_remote or any(is_url(expanded[k][0]) for k in todo) \
+                else shared_pool()
+            futures = [pool.submit(opener, k) for k in todo]
             wait(futures)
             failed = [f.exception() for f in futures if f.exception() is not None]
             opened = [f.result() for f in futures if f.exception() is None]
@@ -336,6 +362,15 @@ class ArrayRecordDataSource:
 
     # -- shards --------------------------------------------------------------
 
+    def _locate(self, name: str) -> Location:
+        """Where shard ``name`` lives, reached with this data source's storage options or filesystem."""
+        return self._base.with_path(name)
+
+    def _open_reader(self, name: str, options: str) -> ArrayRecordReader:
+        """A reader of shard ``name``: a listing's size and version, when known, spare a request."""
+        size, version = self._listed.get(name, (None, None))
+        return ArrayRecordReader(self._locate(name), options, size=size, version=version, **self._storage)
+
     def _reader(self, k: int) -> ArrayRecordReader:
         reader = self._readers[k]
         return reader if reader is not None else self._open(k)
@@ -346,7 +381,7 @@ class ArrayRecordDataSource:
             if reader is not None:
                 return reader
             name, start, end = self._shards[k]
-            reader = ArrayRecordReader(name, self._options)
+            reader = self._open_reader(name, self._options)
             if end > len(reader):
                 reader.close()
                 raise RecordIndexError(f"{name}[{start}:{end}] asks for records up to {end}, "
@@ -512,17 +547,19 @@ class ArrayRecordDataSource:
     def __getstate__(self) -> dict:
         """Paths, ranges and options only: no open file crosses a pickle."""
         return {"shards": self._shards, "whole": self._whole,
-                "reader_options": self._options, "max_open_files": self._max_open}
+                "reader_options": self._options, "max_open_files": self._max_open,
+                "base": self._base, "storage": self._storage, "listed": self._listed}
 
     def __setstate__(self, state: dict) -> None:
         self._options = state["reader_options"]
         self._max_open = state["max_open_files"]
+        self._base, self._storage, self._listed = state["base"], state["storage"], state["listed"]
         self._setup(tuple(tuple(shard) for shard in state["shards"]), tuple(state["whole"]))
 
     def __repr__(self) -> str:
         # Deterministic (no addresses, nothing about open files): Grain
         # compares data sources by their repr when it restores a checkpoint.
-        names = [repr(name) if whole else repr(f"{name}[{start}:{end}]")
+        names = [repr(display_url(name)) if whole else repr(f"{display_url(name)}[{start}:{end}]")
                  for (name, start, end), whole in zip(self._shards, self._whole)]
         digest = hashlib.sha1("\n".join(names).encode()).hexdigest()
         listed = ", ".join(names) if len(names) <= 3 else f"{names[0]}, …, {names[-1]}"

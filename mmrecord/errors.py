@@ -28,6 +28,8 @@ __all__ = [
     "UnknownCodecError",
     "FileLockedError",
     "RemoteWriteError",
+    "RemoteReadError",
+    "ObjectChangedError",
     "RecordIndexError",
     "ArgumentTypeError",
     "ClosedError",
@@ -98,6 +100,31 @@ class RemoteWriteError(ArrayRecordError, OSError):
 
     ``url`` names the destination without credentials or query string; the
     filesystem's own exception is the ``__cause__``.
+    """
+
+    def __init__(self, what: str, *, url: str | None = None) -> None:
+        self.url = url
+        super().__init__(f"{what} ({url})" if url else what)
+
+
+class RemoteReadError(ArrayRecordError, OSError):
+    """A ranged read of a remote object failed after its retries, or came back the wrong length.
+
+    ``url`` names the object (without credentials or query string); the
+    message says which bytes and what the last attempt got, never the
+    storage options.
+    """
+
+    def __init__(self, what: str, *, url: str | None = None) -> None:
+        self.url = url
+        super().__init__(f"{what} ({url})" if url else what)
+
+
+class ObjectChangedError(ArrayRecordError):
+    """A remote object changed (another version, or deleted) while a reader had it open.
+
+    Its bytes can no longer be trusted to belong to the index the reader
+    opened; open the object again to read the new version.
     """
 
     def __init__(self, what: str, *, url: str | None = None) -> None:

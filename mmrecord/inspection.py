@@ -8,7 +8,7 @@ match but whose records do not decompress is reported too.
 from __future__ import annotations
 
 import os
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -59,9 +59,10 @@ def _record_sizes(s: Survey, progress: Progress | None) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
-def info(path: str | os.PathLike, sizes: bool = True, progress: Progress | None = None) -> dict:
-    """Facts about one file: counts, options, bytes, compression and record-size statistics."""
-    with survey(path) as s:
+def info(path: str | os.PathLike, sizes: bool = True, progress: Progress | None = None,
+         storage_options: Mapping[str, Any] | None = None) -> dict:
+    """Facts about one file (a path or URL): counts, options, bytes, compression and record-size statistics."""
+    with survey(path, storage_options) as s:
         c = s.chunks
         known = c.decoded_size >= 0
         record_bytes = int(c.decoded_size[known].sum())
@@ -91,7 +92,8 @@ def info(path: str | os.PathLike, sizes: bool = True, progress: Progress | None 
         return out
 
 
-def verify(path: str | os.PathLike, decode: bool = True, progress: Progress | None = None) -> dict:
+def verify(path: str | os.PathLike, decode: bool = True, progress: Progress | None = None,
+           storage_options: Mapping[str, Any] | None = None) -> dict:
     """Check every block header, chunk header, data hash, the footer and postscript, and decode every chunk.
 
     Each data chunk must also be the one the footer lists at its offset (the
@@ -100,7 +102,7 @@ def verify(path: str | os.PathLike, decode: bool = True, progress: Progress | No
     Returns ``{"path", "ok", "records", "chunks", "damage": [Damage, ...]}``;
     ``ok`` is true only for a file with no damage at all.
     """
-    with survey(path) as s:
+    with survey(path, storage_options) as s:
         damage = list(s.damage)
         c = s.chunks
         if decode:

@@ -59,12 +59,12 @@ def _int(name: str, value: str | None, low: int, high: int) -> int:
     return int(value)
 
 
-def _bytes(name: str, value: str | None, high: int) -> int | None:
-    """A byte count with an optional suffix (``1.5k``), or None for ``auto``."""
+def _bytes(name: str, value: str | None, high: int, low: int = 0) -> int | None:
+    """A byte count in ``[low, high]`` with an optional suffix (``1.5k``), or None for ``auto``."""
     if value == "auto":
         return None
     match = _BYTES.match(value or "")
-    if not match or not 0 <= float(match.group(1)) * _SUFFIX[match.group(2)] <= high:
+    if not match or not low <= float(match.group(1)) * _SUFFIX[match.group(2)] <= high:
         raise InvalidOptionsError(f"option {name} needs a byte size or auto, got {value!r}",
                                   f"{name}:{value}")
     return int(float(match.group(1)) * _SUFFIX[match.group(2)])
@@ -152,7 +152,7 @@ class WriterOptions:
             pad_to_block_boundary=_flag("pad_to_block_boundary", items, bare=False),
             transpose=_flag("transpose", items, bare=True),
             transpose_bucket_size=_bytes("transpose_bucket_size",
-                                         items.get("transpose_bucket_size", "256"), 2**62) or 256,
+                                         items.get("transpose_bucket_size", "256"), 2**64 - 1, 1) or 256,
             max_parallelism=_parallelism(items.get("max_parallelism", "auto"), 1),
             saturation_delay_ms=_int("saturation_delay_ms", items["saturation_delay_ms"], 1, INT32_MAX)
             if "saturation_delay_ms" in items else 10,
@@ -189,9 +189,11 @@ class ReaderOptions:
 
     ``readahead_buffer_size`` bounds the bytes decoded ahead during sequential
     reads; ``max_parallelism`` sizes the thread pool of batch and sequential
-    reads (0 reads on the calling thread); ``index_storage_option`` and
-    ``footer_prefetch_bytes`` are accepted for compatibility (the index always
-    lives in memory, at 16 bytes a chunk); ``verify_checksums`` turns the hash
+    reads (0 reads on the calling thread); ``footer_prefetch_bytes`` is how
+    much of a remote object's tail opening reads in one request (the
+    postscript and, usually, the footer); ``index_storage_option`` is accepted
+    for compatibility (the index always lives in memory, at 16 bytes a
+    chunk); ``verify_checksums`` turns the hash
     checks of chunk and block headers and chunk data on or off (each chunk's
     agreement with its footer entry is checked either way).
     """
@@ -200,6 +202,7 @@ class ReaderOptions:
     max_parallelism: int = CPUS
     index_storage_option: str = "in_memory"
     verify_checksums: bool = True
+    footer_prefetch_bytes: int = 256 << 10
 
     @classmethod
     def parse(cls, text: str = "") -> "ReaderOptions":
@@ -210,12 +213,12 @@ class ReaderOptions:
                 f"option index_storage_option takes in_memory or offloaded, got {storage!r}",
                 f"index_storage_option:{storage}",
             )
-        if "footer_prefetch_bytes" in items:
-            _bytes("footer_prefetch_bytes", items["footer_prefetch_bytes"], 2**62)
+        prefetch = _bytes("footer_prefetch_bytes", items.get("footer_prefetch_bytes", "auto"), 2**62)
         readahead = _bytes("readahead_buffer_size", items.get("readahead_buffer_size", "auto"), 1 << 30)
         return cls(
             readahead_buffer_size=cls.readahead_buffer_size if readahead is None else readahead,
             max_parallelism=_parallelism(items.get("max_parallelism", "auto"), 0),
             index_storage_option=storage,
             verify_checksums=_flag("verify_checksums", items, bare=True, default=True),
+            footer_prefetch_bytes=cls.footer_prefetch_bytes if prefetch is None else prefetch,
         )

@@ -1,14 +1,14 @@
-"""``ArrayRecordReader``: random, batch and sequential reads over a memory-mapped file."""
+"""``ArrayRecordReader``: random, batch and sequential reads over a memory-mapped file or a remote object."""
 
 from __future__ import annotations
 
-import mmap
 import operator
 import os
 import threading
 from collections import OrderedDict, deque
 from concurrent.futures import wait
-from typing import Iterable, Iterator, overload
+from itertools import islice
+from typing import Any, Iterable, Iterator, Mapping, overload
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from .index import read_footer
 from .layout import decode_postscript
 from .options import ReaderOptions, WriterOptions
 from .parallel import CPUS, beside, settle, shared_pool
+from .storage import Location, RemoteConfig, open_source
 
 # Decoded chunks kept for files whose chunks hold more than one record.
 CHUNK_CACHE_SIZE = 16
@@ -88,16 +89,6 @@ def _file_codec(writer_options: str | None) -> Codec | None:
         return None  # options this installation cannot parse
 
 
-def _map_file(path: str) -> tuple[object, np.ndarray]:
-    """Map the file read-only; files that cannot be mapped are read into memory."""
-    with open(path, "rb") as f:
-        try:
-            buf: object = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):
-            buf = f.read()
-    return buf, np.frombuffer(buf, np.uint8)
-
-
 class ArrayRecordReader:
     """Read an ArrayRecord file: ``reader[i]``, ``reader[a:b]``, ``reader[[i, j]]``, iteration.
 
@@ -114,29 +105,52 @@ class ArrayRecordReader:
     byte offset.
     """
 
-    def __init__(self, path: str | os.PathLike, options: str = "", *,
+    def __init__(self, path: str | os.PathLike | Location, options: str = "", *,
+                 storage_options: Mapping[str, Any] | None = None, filesystem: Any = None,
+                 size: int | None = None, version: str | None = None,
+                 cache_dir: str | os.PathLike | None = None, remote: RemoteConfig | None = None,
                  file_reader_buffer_size: int | None = None, file_options: object = None) -> None:
         """Open ``path`` with reader ``options`` (the reference's option string).
+
+        ``path`` is a local path or a URL (``gs://``, ``s3://``, ``https://``,
+        ``file://``, any fsspec protocol) reached with fsspec's
+        ``storage_options`` or a ready ``filesystem``. A remote object's
+        ``size`` and ``version`` (ETag, generation), when known from a
+        listing, spare a metadata request; ``cache_dir`` keeps its bytes
+        across readers and runs (memory only by default); ``remote`` tunes
+        how it is fetched (:class:`~mmrecord.storage.RemoteConfig`).
 
         ``file_reader_buffer_size`` and ``file_options`` are the reference's
         keywords for its buffered file reader. A memory-mapped file has no such
         buffer, so they are accepted (a size must be an integer) and change
         nothing.
         """
-        self.path = os.fspath(path)
+        if isinstance(path, Location):
+            self._location = path
+        else:
+            self._location = Location(path, storage_options, filesystem)
+        self.path = self._location.display
+        self._options_text = options
+        self._hints = {"size": size, "version": version, "cache_dir": cache_dir, "remote": remote}
         self.options = ReaderOptions.parse(options)
         if file_reader_buffer_size is not None:
             operator.index(file_reader_buffer_size)
         self._verify = self.options.verify_checksums
         self._cursor = 0
-        # read(): the record it returned last, and the records ahead when reading in order.
+        # read(): the run of decoded records in hand (record _run_first is _run[0]), the
+        # stream of runs it came from when reading in order, the record a lone read
+        # returned last, and, after damage ahead, the record up to which reads are lone.
+        self._run: list[bytes] = []
+        self._run_first = 0
+        self._runs: Iterator[tuple[int, list[bytes]]] | None = None
         self._previous = -1
-        self._stream: Iterator[bytes] | None = None
-        self._stream_next = 0
-        self._singles_until = 0  # after damage ahead: read() reads singly up to here
+        self._singles_until = 0
         self._cache: OrderedDict[int, ChunkRecords] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self._buffer, self._src = _map_file(self.path)
+        self._source = open_source(self._location, **self._hints)
+        self._src: np.ndarray | None = self._source.array
+        # The remote source that must be asked for a chunk's bytes before they are read; None for a local file.
+        self._remote = self._source if self._source.remote else None
         try:
             self._open()
         except BaseException:
@@ -147,6 +161,8 @@ class ArrayRecordReader:
 
     def _corrupt(self, err: CorruptRecordError, what: str, offset: int,
                  chunk_index: int | None = None) -> CorruptRecordError:
+        if self._remote is not None:
+            self._remote.check_unchanged()  # bytes of another version are not damage: say so
         return CorruptRecordError(f"{what}: {err.what}", path=self.path,
                                   offset=err.offset if err.offset is not None else offset,
                                   chunk_index=chunk_index)
@@ -158,6 +174,9 @@ class ArrayRecordReader:
                 f"file is {size} bytes; an ArrayRecord file is a whole number of 64 KiB blocks, "
                 "at least one (truncated, or not an ArrayRecord file)", path=self.path)
         postscript_at = size - BLOCK_SIZE
+        if self._remote is not None:
+            # One read of the tail: the postscript, and usually the whole footer.
+            self._remote.ensure_range(size - min(size, max(BLOCK_SIZE, self.options.footer_prefetch_bytes)), size)
         try:
             postscript = read_chunk_records(self._src, postscript_at, size, self._verify)
             if postscript.num_records < 1:
@@ -168,6 +187,8 @@ class ArrayRecordReader:
         if not 64 <= footer_at < postscript_at:
             raise CorruptRecordError(f"postscript points at a footer outside the file ({footer_at})",
                                      path=self.path, offset=postscript_at)
+        if self._remote is not None:
+            self._remote.ensure_range(footer_at, postscript_at)
         try:
             meta, self._index = read_footer(self._src, footer_at, postscript_at, self._verify)
         except CorruptRecordError as err:
@@ -176,6 +197,8 @@ class ArrayRecordReader:
         # The index's fields that r[i] reads on every call, as plain attributes.
         self._num_records, self._chunks = self._index.num_records, self._index.chunks
         self._footer_offset = self._index.footer_offset
+        # Where each chunk begins, and where the last one must end: a chunk's bytes to fetch.
+        self._bounds = np.append(self._index.offsets, np.int64(self._footer_offset))
         codec = _file_codec(meta.writer_options)
         # The compressed codec whose records kernels decode; None when there is none.
         self._kernel_codec = codec if codec is not None and codec.codec_id and codec.kernel_decoder() else None
@@ -228,24 +251,44 @@ class ArrayRecordReader:
             raise ClosedError("read from a closed ArrayRecordReader")
         return src
 
-    def _decode_chunk(self, k: int) -> ChunkRecords:
-        """Read, check and decode data chunk ``k``."""
+    def _fetch_chunk(self, k: int) -> None:
+        """Make data chunk ``k``'s bytes present (a remote object; one bounded range request at most)."""
+        self._remote.ensure_range(int(self._bounds[k]), int(self._bounds[k + 1]))
+
+    def _fetch_records(self, indices: np.ndarray) -> None:
+        """Make the chunks of records ``indices`` present, in one concurrent round of merged requests."""
+        if self._remote is not None and len(indices):
+            chunks = np.unique(self._index.locate_many(indices)[0])
+            self._remote.ensure(self._bounds[chunks], self._bounds[chunks + 1])
+
+    def _decode_chunk(self, k: int, need: int | None = None) -> ChunkRecords:
+        """Read, check and decode data chunk ``k`` (with ``need``: at least its first ``need`` records)."""
         begin, limit = self._index.span(k)
+        if self._remote is not None:
+            self._fetch_chunk(k)
         try:
-            return read_chunk_records(self._src_or_raise(), begin, limit, self._verify, self._index.expected(k))
+            return read_chunk_records(self._src_or_raise(), begin, limit, self._verify, self._index.expected(k),
+                                      need)
         except CorruptRecordError as err:
             raise self._corrupt(err, "cannot read a data chunk", begin, k) from None
 
-    def _chunk(self, k: int) -> ChunkRecords:
-        """A decoded chunk, through a small LRU when chunks hold several records."""
+    def _chunk(self, k: int, last: int) -> ChunkRecords:
+        """Data chunk ``k`` decoded at least as far as its record ``last``, through a small LRU.
+
+        A chunk first read for a record decodes only that far (as a
+        streaming reader would); one that is needed further later is decoded
+        whole, so that reading a chunk's records one by one costs at most two
+        decodes of it.
+        """
         if self._index.group_size == 1:
             return self._decode_chunk(k)
         with self._cache_lock:
             hit = self._cache.get(k)
             if hit is not None:
                 self._cache.move_to_end(k)
-                return hit
-        decoded = self._decode_chunk(k)
+                if hit.holds(last):
+                    return hit
+        decoded = self._decode_chunk(k, None if hit is not None else last + 1)
         with self._cache_lock:
             self._cache[k] = decoded
             if len(self._cache) > CHUNK_CACHE_SIZE:
@@ -265,12 +308,14 @@ class ArrayRecordReader:
         """Record ``i`` (in range): straight from its span when its chunk holds only it."""
         k, j = self._index.locate(i)
         src = self._src_or_raise()
+        if self._remote is not None:
+            self._fetch_chunk(k)
         if self._index.chunk_records(k) == 1:
             ok, codec, pos, stop, size = indexed_record_span(
                 src, self._index.chunks, self._index.footer_offset, k, self._verify)
             if ok:
                 return self._record_at(src, k, codec, pos, stop, size)
-        return self._chunk(k).record(j)
+        return self._chunk(k, j).record(j)
 
     def _record_at(self, src: np.ndarray, k: int, codec: int, pos: int, stop: int, size: int) -> bytes:
         try:
@@ -284,6 +329,7 @@ class ArrayRecordReader:
         With ``parallel`` the work is split over the shared pool; tasks already
         running on the pool pass False, so that no task waits on another.
         """
+        self._fetch_records(indices)
         if self._index.one_record_per_chunk:
             return self._single_records(indices, parallel)
         out: list[bytes] = [b""] * len(indices)
@@ -425,8 +471,9 @@ class ArrayRecordReader:
         def fill(group_lo: int, group_hi: int) -> None:
             for g in range(group_lo, group_hi):
                 lo, hi = starts[g], stops[g]
-                chunk = self._chunk(int(sorted_chunks[lo]))
-                records = chunk.records(within[order[lo:hi]])
+                ks = within[order[lo:hi]]
+                chunk = self._chunk(int(sorted_chunks[lo]), int(ks.max()))
+                records = chunk.records(ks)
                 first, last = int(order[lo]), int(order[hi - 1])
                 if last - first == hi - lo - 1:  # ascending within a group: consecutive places
                     out[first:last + 1] = records
@@ -495,6 +542,8 @@ class ArrayRecordReader:
         k = i + n if i < 0 else i
         src = self._src
         if src is not None and 0 <= k < n:
+            if self._remote is not None:
+                self._fetch_chunk(k)
             out = _scratch.buffer
             function, context = self._kernel_decoder()
             size = indexed_record_into(src, self._chunks, self._footer_offset, k, self._verify,
@@ -533,6 +582,7 @@ class ArrayRecordReader:
         """
         idx = self._check_indices(indices)
         self._src_or_raise()
+        self._fetch_records(idx)
         index = self._index
         if not len(idx):
             return np.empty(0, np.uint8), np.zeros(1, np.int64)
@@ -541,9 +591,11 @@ class ArrayRecordReader:
         chunks, within = index.locate_many(idx)
         unique, which = np.unique(chunks, return_inverse=True)
         decoded: list = [None] * len(unique)
+        last = np.zeros(len(unique), np.int64)  # the last record needed in each chunk
+        np.maximum.at(last, which, within)
 
         def decode(lo: int, hi: int) -> None:
-            decoded[lo:hi] = [self._chunk(int(k)) for k in unique[lo:hi]]
+            decoded[lo:hi] = [self._chunk(k, j) for k, j in zip(unique[lo:hi].tolist(), last[lo:hi].tolist())]
 
         self._run_split(decode, len(unique))
         # All needed chunks side by side: chunk u's values start at value_base[u]
@@ -575,25 +627,23 @@ class ArrayRecordReader:
 
         ``read()`` costs what iteration costs when it is called for records in
         order (from the start, or from the second record in a row after a
-        :meth:`seek`): it hands out records that iteration's machinery decodes
-        ahead from the cursor. The first record after a seek elsewhere is read
-        the way ``reader[i]`` reads it, with nothing decoded ahead.
+        :meth:`seek`): it hands out the runs of records (a chunk's, or a part's
+        at group size 1) that iteration's machinery decodes ahead from the
+        cursor, and a record of the run in hand is one list lookup. The first
+        record after a seek elsewhere is read the way ``reader[i]`` reads it,
+        with nothing decoded ahead.
         """
         if not args:
             at = self._cursor
-            if at >= self._num_records:
-                raise RecordIndexError(f"end of file: all {self._num_records} records were read")
-            if (self._stream is None or self._stream_next != at) and (
-                    at != self._previous + 1 or at < self._singles_until):
-                # A jump: this record only, nothing decoded ahead.
-                self._stream = None
-                record = self._one_record(at)
-            else:
-                record = self._streamed(at)
-            self._previous, self._stream_next, self._cursor = at, at + 1, at + 1
+            k = at - self._run_first
+            record = self._run[k] if 0 <= k < len(self._run) else self._read_outside_run(at)
+            self._cursor = at + 1
             return record
         if len(args) == 1:
-            return self._records(self._check_indices(args[0]))
+            indices = args[0]
+            if type(indices) is list and len(indices) == 1 and type(indices[0]) is int:
+                return [self[indices[0]]]  # read([i]) costs what r[i] costs
+            return self._records(self._check_indices(indices))
         if len(args) == 2:
             n = self._index.num_records
             begin, end = (a + n if a < 0 else a for a in map(int, args))
@@ -603,27 +653,39 @@ class ArrayRecordReader:
         raise TypeError("read() takes no argument, a list of indices, or begin and end")
 
     def read_all(self) -> list[bytes]:
-        """Every record, in order."""
+        """Every record, in order (a remote object's bytes fetched ahead in windows, as iteration does)."""
+        if self._remote is not None:
+            return list(self)
         return self._records(np.arange(self._index.num_records, dtype=np.int64))
 
     def seek(self, i: int) -> None:
         """Move the cursor of :meth:`read` to record ``i`` (clamped to the end, as the reference)."""
         self._cursor = min(max(int(i), 0), self._index.num_records)
 
-    def _streamed(self, at: int) -> bytes:
-        """Record ``at`` of a ``read()`` in order: from the records decoded ahead (started here if need be)."""
-        if self._stream is None or self._stream_next != at:
-            self._stream = self._records_from(at)
-        try:
-            return next(self._stream)
-        except ArrayRecordError:
-            # Damage somewhere in the part decoded ahead: read one record at a
-            # time past it, so that every intact record still comes back.
-            self._stream = None
-            index = self._index
-            part_chunks = max(1, READ_PART_BYTES // index.stored_bytes_per_chunk)
-            self._singles_until = at + part_chunks * max(1, index.group_size)
-            return self._one_record(at)
+    def _read_outside_run(self, at: int) -> bytes:
+        """``read()`` of record ``at`` when the run in hand lacks it: the stream's next run, or a lone record.
+
+        Records in order continue the stream (started here when this record
+        follows a lone read); anything else is a jump, read on its own. Damage
+        in the part decoded ahead drops the stream, and reads go one record at
+        a time past that part, so that every intact record still comes back.
+        """
+        if at >= self._num_records:
+            raise RecordIndexError(f"end of file: all {self._num_records} records were read")
+        in_order = self._runs is not None and at == self._run_first + len(self._run)
+        if not in_order and at == self._previous + 1 and at >= self._singles_until:
+            self._runs, in_order = self._runs_from(at), True
+        if in_order:
+            try:
+                self._run_first, self._run = next(self._runs)
+                return self._run[0]
+            except ArrayRecordError:
+                index = self._index
+                part_chunks = max(1, READ_PART_BYTES // index.stored_bytes_per_chunk)
+                self._singles_until = at + part_chunks * max(1, index.group_size)
+        self._runs = None
+        self._previous = at
+        return self._one_record(at)
 
     def _one_record(self, i: int) -> bytes:
         """Record ``i`` (in range) on its own, the way ``reader[i]`` reads it."""
@@ -636,11 +698,15 @@ class ArrayRecordReader:
     # -- sequential ----------------------------------------------------------
 
     def __iter__(self) -> Iterator[bytes]:
-        """All records in order, decoded ahead on the pool (see :meth:`_records_from`)."""
-        return self._records_from(0)
+        """All records in order, decoded ahead on the pool (see :meth:`_runs_from`)."""
+        for _, run in self._runs_from(0):
+            yield from run
 
-    def _records_from(self, start: int) -> Iterator[bytes]:
-        """Records ``start``, ``start + 1``, ... to the end, decoded ahead on the pool.
+    def _runs_from(self, start: int) -> Iterator[tuple[int, list[bytes]]]:
+        """Records ``start``, ``start + 1``, ... to the end, decoded ahead on the pool, in runs.
+
+        Each run is ``(index of its first record, its records)``: a part's
+        records when chunks hold one record, a chunk's otherwise; none is empty.
 
         The file is read in parts of whole chunks, growing to about
         ``READ_PART_BYTES`` stored bytes each (small first parts hand out the
@@ -665,29 +731,54 @@ class ArrayRecordReader:
         else:
             def read(part: tuple[int, int]) -> list:
                 return [self._decode_chunk(k) for k in range(*part)]
+        if self._remote is not None:
+            parts = self._prefetching(parts)
         if self.options.max_parallelism == 0:
             results: Iterable = map(read, parts)
         else:
             results = self._ahead(read, parts, max(self.options.max_parallelism,
                                                    self.options.readahead_buffer_size // (step * stored_per_chunk)))
+        first = start
         for result in results:
             if index.one_record_per_chunk:
-                yield from result
-            else:
-                for chunk in result:
-                    yield from chunk.records(np.arange(skip, chunk.num_records))
-                    skip = 0
+                runs: Iterable[list[bytes]] = (result,)
+            else:  # bytes cut one chunk at a time, as the consumer reaches it
+                runs = (chunk.records(np.arange(skip if n == 0 else 0, chunk.num_records))
+                        for n, chunk in enumerate(result))
+            for run in runs:
+                if run:
+                    yield first, run
+                    first += len(run)
+            skip = 0
+
+    def _prefetching(self, parts: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+        """``parts`` (chunk ranges) in order, each one's bytes requested from the remote object ahead of it.
+
+        Up to ``readahead_buffer_size`` bytes of parts (at least the next one)
+        are being fetched beyond the part handed out, each part one window of
+        requests on the I/O pool.
+        """
+        bounds, budget = self._bounds, self.options.readahead_buffer_size
+        ahead = 0
+        for k, part in enumerate(parts):
+            while ahead < len(parts) and (ahead <= k + 1 or
+                                          int(bounds[parts[ahead][1]] - bounds[parts[k][0]]) <= budget):
+                first, end = parts[ahead]
+                self._remote.prefetch(int(bounds[first]), int(bounds[end]))
+                ahead += 1
+            yield part  # its reader waits for the part's fetch through ensure
 
     @staticmethod
-    def _ahead(work, items: list, ahead: int) -> Iterator:
+    def _ahead(work, items: Iterable, ahead: int) -> Iterator:
         """``work(item)`` for each item in order, up to ``ahead`` of them queued or running on the pool."""
         pool = shared_pool()
-        pending = deque(pool.submit(work, item) for item in items[:ahead])
+        todo = iter(items)
+        pending = deque(pool.submit(work, item) for item in islice(todo, ahead))
         try:
-            for k in range(len(items)):
+            while pending:
                 result = pending.popleft().result()
-                if k + ahead < len(items):
-                    pending.append(pool.submit(work, items[k + ahead]))
+                for item in islice(todo, 1):
+                    pending.append(pool.submit(work, item))
                 yield result
         finally:
             # A consumer that stops early (a loop left, a seek, a closed reader)
@@ -698,17 +789,18 @@ class ArrayRecordReader:
     # -- lifetime ------------------------------------------------------------
 
     def close(self) -> None:
-        """Release the file map. Safe to call twice."""
+        """Release the file map (or remote cache). Safe to call twice."""
         self._src = None
-        self._stream = None
+        self._runs, self._run = None, []
         with self._cache_lock:
             self._cache.clear()
-        buffer, self._buffer = self._buffer, None
-        if isinstance(buffer, mmap.mmap):
-            try:
-                buffer.close()
-            except BufferError:
-                pass  # a record view is still alive; the map goes when it does
+        source = getattr(self, "_source", None)
+        if source is not None:
+            source.close()
+
+    def __reduce__(self):
+        """Pickled as its location (URL and storage options), options and hints: reopened where unpickled."""
+        return _reopen, (self._location, self._options_text, self._hints)
 
     def __enter__(self) -> "ArrayRecordReader":
         return self
@@ -721,3 +813,8 @@ class ArrayRecordReader:
         return (f"ArrayRecordReader({self.path!r}, {self._index.num_records} records, "
                 f"{len(self._index)} chunks, {state})") if hasattr(self, "_index") else \
             f"ArrayRecordReader({self.path!r}, {state})"
+
+
+def _reopen(location: Location, options: str, hints: dict) -> ArrayRecordReader:
+    """A pickled reader, opened again in this process."""
+    return ArrayRecordReader(location, options, **hints)

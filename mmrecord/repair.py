@@ -14,7 +14,6 @@ chunks, footers and postscripts), through ``convert``.
 
 from __future__ import annotations
 
-import mmap
 import os
 from dataclasses import dataclass
 
@@ -28,7 +27,8 @@ from .errors import ArrayRecordError, CorruptRecordError
 from .index import read_footer
 from .layout import decode_postscript
 from .options import rewrite_options
-from .reader import ArrayRecordReader, _map_file
+from .reader import ArrayRecordReader
+from .storage.local import LocalSource
 
 
 @dataclass
@@ -64,17 +64,15 @@ def _complete_end(src: np.ndarray, block: int) -> int | None:
 
 def _last_complete_end(path: str, size: int) -> int | None:
     """The end of the last block whose postscript leads to an intact footer (searched from the end)."""
-    buffer, src = _map_file(path)
+    source = LocalSource(path)
     try:
         for block in range((size // BLOCK_SIZE - 1) * BLOCK_SIZE, 0, -BLOCK_SIZE):
-            end = _complete_end(src, block)
+            end = _complete_end(source.array, block)
             if end is not None:
                 return end
         return None
     finally:
-        del src
-        if isinstance(buffer, mmap.mmap):
-            buffer.close()
+        source.close()
 
 
 def repair_to_last_footer(path: str | os.PathLike) -> Repair:

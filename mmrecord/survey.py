@@ -18,9 +18,9 @@ contains: every problem becomes a :class:`Damage` entry.
 from __future__ import annotations
 
 import bisect
-import mmap
 import os
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from .engine.blocks import BLOCK_SIZE, padded_end
 from .errors import ArrayRecordError, CorruptRecordError
 from .index import footer_index
 from .layout import POSTSCRIPT_COPIES, FooterMetadata, decode_postscript
+from .storage import Location, open_source
 
 DATA_TYPES = (SIMPLE, TRANSPOSED)
 #: Walk statuses of chunks whose data is intact (their records can be read).
@@ -136,7 +137,7 @@ class Survey:
     indices_exact: bool = True  # the original record numbers of every intact chunk are proven
     indices_note: str | None = None  # why they are not
     damage: list[Damage] = field(default_factory=list)
-    _buffer: object = None
+    _buffer: object = None  # the byte source ``src`` views
     # From the footer: (chunk offsets, record counts, decoded sizes, the offset it was written at).
     _footer_entries: tuple | None = None
     _roles: np.ndarray | None = None  # each walk entry's role: DATA, FOOTER, POSTSCRIPT, OTHER, GAP
@@ -171,13 +172,10 @@ class Survey:
         return records
 
     def close(self) -> None:
-        buffer, self._buffer = self._buffer, None
+        source, self._buffer = self._buffer, None
         self.src = np.empty(0, np.uint8)
-        if isinstance(buffer, mmap.mmap):
-            try:
-                buffer.close()
-            except BufferError:
-                pass
+        if source is not None:
+            source.close()
 
     def __enter__(self) -> "Survey":
         return self
@@ -186,20 +184,19 @@ class Survey:
         self.close()
 
 
-def _map(path: str) -> tuple[object, np.ndarray]:
-    with open(path, "rb") as f:
-        try:
-            buffer: object = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):  # empty files and files that cannot be mapped
-            buffer = f.read()
-    return buffer, np.frombuffer(buffer, np.uint8)
+def survey(path: str | os.PathLike, storage_options: Mapping[str, Any] | None = None) -> Survey:
+    """Walk the file at ``path`` and line its chunks up with its footer. Raises only ``OSError``.
 
-
-def survey(path: str | os.PathLike) -> Survey:
-    """Walk the file at ``path`` and line its chunks up with its footer. Raises only ``OSError``."""
-    path = os.fspath(path)
-    buffer, src = _map(path)
-    result = Survey(path=path, file_size=len(src), src=src, walk=scan.walk_chunks(src, 0), _buffer=buffer)
+    A remote object (a URL, reached with fsspec ``storage_options``) is
+    fetched whole first, in concurrent parts: every byte is walked.
+    """
+    location = Location(path, storage_options)
+    source = open_source(location)
+    if source.remote:
+        source.ensure_range(0, source.size)
+    src = source.array
+    result = Survey(path=location.display, file_size=len(src), src=src, walk=scan.walk_chunks(src, 0),
+                    _buffer=source)
     try:
         _examine(result)
     except BaseException:

@@ -32,6 +32,7 @@ Importing this module imports TensorFlow; ``import mmrecord`` alone never does.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -50,12 +51,14 @@ def dataset(paths, *, shuffle: bool = False, seed: int | None = None,
             read_batch_size: int = 256, num_parallel_calls: int | None = tf.data.AUTOTUNE,
             deterministic: bool | None = None,
             reader_options: Mapping[str, object] | str | None = None,
-            prefetch: bool = True) -> tf.data.Dataset:
+            prefetch: bool = True,
+            storage_options: Mapping[str, Any] | None = None) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of the records of ArrayRecord files, as ``tf.string``.
 
     ``paths``: an :class:`~mmrecord.ArrayRecordDataSource`, or what it accepts
     (a path, a glob pattern, ``"path[start:end]"``, TFDS ``FileInstruction``
-    objects, or a sequence of them); shards follow each other in order.
+    objects, or a sequence of them; URLs too, reached with fsspec's
+    ``storage_options``); shards follow each other in order.
 
     ``shuffle``: visit the records in a uniformly random order, a different
     one each epoch; ``seed`` makes the sequence of epochs repeatable.
@@ -70,9 +73,9 @@ def dataset(paths, *, shuffle: bool = False, seed: int | None = None,
     overtaken); ``prefetch``: end with ``prefetch(AUTOTUNE)``.
     """
     source = paths if isinstance(paths, ArrayRecordDataSource) else \
-        ArrayRecordDataSource(paths, reader_options)
-    if isinstance(paths, ArrayRecordDataSource) and reader_options is not None:
-        raise ValueError("reader_options are given to the data source, not with one")
+        ArrayRecordDataSource(paths, reader_options, storage_options=storage_options)
+    if isinstance(paths, ArrayRecordDataSource) and (reader_options is not None or storage_options is not None):
+        raise ValueError("reader_options and storage_options are given to the data source, not with one")
     step = int(batch_size if batch_size is not None else read_batch_size)
     if step < 1:
         raise ValueError("batch_size and read_batch_size must be at least 1")

@@ -42,8 +42,9 @@ class ArrayRecordDataset(Dataset):
 
     ``source`` is an :class:`~mmrecord.ArrayRecordDataSource` or anything it
     accepts as paths (a path, a glob pattern, ``"path[start:end]"``, TFDS
-    ``FileInstruction`` objects, or a sequence of them); ``reader_options``
-    goes to the data source when it is built here.
+    ``FileInstruction`` objects, or a sequence of them; URLs too);
+    ``reader_options`` and ``storage_options`` (fsspec's, for URLs) go to
+    the data source when it is built here.
 
     ``transform``, if given, is applied to each record's ``bytes`` (decode an
     image, parse a protobuf, ...); it must be picklable for ``spawn`` workers.
@@ -53,13 +54,14 @@ class ArrayRecordDataset(Dataset):
 
     def __init__(self, source: ArrayRecordDataSource | Any,
                  reader_options: Mapping[str, object] | str | None = None, *,
-                 transform: Callable[[bytes], Any] | None = None) -> None:
+                 transform: Callable[[bytes], Any] | None = None,
+                 storage_options: Mapping[str, Any] | None = None) -> None:
         if isinstance(source, ArrayRecordDataSource):
-            if reader_options is not None:
-                raise ValueError("reader_options are given to the data source, not with one")
+            if reader_options is not None or storage_options is not None:
+                raise ValueError("reader_options and storage_options are given to the data source, not with one")
             self.source = source
         else:
-            self.source = ArrayRecordDataSource(source, reader_options)
+            self.source = ArrayRecordDataSource(source, reader_options, storage_options=storage_options)
         self.transform = transform
 
     def __len__(self) -> int:

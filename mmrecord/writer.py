@@ -13,15 +13,17 @@ from typing import Iterable
 import numpy as np
 
 from .append import open_for_append
-from .chunk import SIGNATURE, SIMPLE, EncodedChunks, encode_simple_chunks
+from .chunk import SIGNATURE, SIMPLE, EncodedChunks, encode_record_values, encode_simple_chunks
 from .codecs import get_codec
 from .engine.framing import lay_out_chunks
 from .engine.proto import encode_footer_entries
-from .errors import ClosedError, UnsupportedFeatureError
+from .errors import ClosedError
 from .layout import POSTSCRIPT_COPIES, FooterMetadata, encode_postscript
 from .options import WriterOptions
 from .parallel import shared_pool
-from .storage.upload import Upload, is_remote, local_path
+from .storage import Location
+from .storage.upload import Upload
+from .transpose_encoder import encode_transposed_chunks
 
 # A job for the pool encodes whole groups holding at least this many bytes or records.
 JOB_BYTES = 1 << 20
@@ -46,10 +48,19 @@ def _as_record(record) -> bytes:
 _Encoded = tuple[EncodedChunks, "BaseException | None"]
 
 
+def _chunk_encoder(options: WriterOptions):
+    """``encode(records) -> EncodedChunks`` for the options: simple or transposed chunks of ``group_size``."""
+    if options.transpose:
+        return partial(encode_transposed_chunks, group_size=options.group_size, codec=options.codec,
+                       level=options.level, window_log=options.window_log,
+                       bucket_size=options.transpose_bucket_size)
+    return partial(encode_simple_chunks, group_size=options.group_size, codec=options.codec,
+                   level=options.level, window_log=options.window_log)
+
+
 def _encode_job(records: list[bytes], options: WriterOptions) -> _Encoded:
     """Encode records as chunks of ``group_size``; on a failure, the chunks before it and the error."""
-    encode = partial(encode_simple_chunks, group_size=options.group_size, codec=options.codec,
-                     level=options.level, window_log=options.window_log)
+    encode = _chunk_encoder(options)
     try:
         return encode(records), None
     except Exception as exc:
@@ -104,18 +115,17 @@ class ArrayRecordWriter:
             raise ValueError(f"mode must be 'w' or 'a', not {mode!r}")
         self.path = os.fspath(path)
         self.options = WriterOptions.parse(options)
-        if self.options.transpose:
-            raise UnsupportedFeatureError("transpose:true (transposed chunks) is not supported yet")
         # Fail on a window the codec cannot produce now, not in the middle of the file.
         self.options.codec.compress(b"", self.options.level, self.options.window_log)
         self._file = None
         self._upload: Upload | None = None
         self._abandoned = False  # closing writes nothing more (a failed write to a URL)
-        target = local_path(self.path)
-        if is_remote(self.path, filesystem):
+        location = Location(self.path, storage_options, filesystem)
+        target = location.local_path
+        if location.is_remote:
             if mode == "a":
                 raise ValueError("appending needs a local file: an object at a URL cannot be appended to in place")
-            self._upload = Upload(self.path, storage_options, filesystem)
+            self._upload = Upload(location)
             self.path, target = self._upload.display, self._upload.local_path
         self._error: BaseException | None = None
         # Records not yet handed to the pool, and their bytes.
@@ -124,6 +134,7 @@ class ArrayRecordWriter:
         self._appending = mode == "a"
         self._wrote = False  # whether write() or write_many() was given any record
         self._pending: deque[Future] = deque()
+        self._framed = np.empty(0, np.uint8)  # the bytes of the chunks being written, reused
         # The footer's index, 8 bytes a number (a file may have millions of chunks).
         self._offsets = array("Q")
         self._decoded = array("Q")
@@ -151,28 +162,28 @@ class ArrayRecordWriter:
 
     def write(self, record) -> None:
         """Append one record (bytes, bytearray, memoryview or a contiguous NumPy array)."""
-        self.write_many((record,))
+        if type(record) is not bytes:
+            record = _as_record(record)
+        if self._file is None or self._error is not None:
+            self._check_open()
+        pending = self._records
+        pending.append(record)
+        self._records_bytes += len(record)
+        self._wrote = True
+        # A job holds whole groups, and JOB_BYTES or a job's worth of records.
+        if (self._records_bytes >= JOB_BYTES or len(pending) >= self._job_records) \
+                and len(pending) % self.options.group_size == 0:
+            try:
+                self._submit()
+            except BaseException as exc:
+                self._error = exc
+                raise
 
     def write_many(self, records: Iterable) -> None:
         """Append every record of an iterable."""
-        self._check_open()
-        pending, group_size = self._records, self.options.group_size
-        record = None
+        write = self.write
         for record in records:
-            if type(record) is not bytes:
-                record = _as_record(record)
-            pending.append(record)
-            self._records_bytes += len(record)
-            if (self._records_bytes >= JOB_BYTES or len(pending) >= self._job_records) \
-                    and len(pending) % group_size == 0:
-                try:
-                    self._submit()
-                except BaseException as exc:
-                    self._error = exc
-                    raise
-                pending = self._records
-        if record is not None:
-            self._wrote = True
+            write(record)
 
     def _submit(self) -> None:
         """Hand the buffered records to the pool; write finished jobs in order."""
@@ -197,7 +208,7 @@ class ArrayRecordWriter:
 
     def _write_data(self, chunks: EncodedChunks) -> None:
         """Write data chunks and remember them for the footer."""
-        begins = self._write_chunks(chunks, SIMPLE, self.options.pad_to_block_boundary)
+        begins = self._write_chunks(chunks, chunks.chunk_type, self.options.pad_to_block_boundary)
         self._offsets.extend(begins.tolist())
         self._decoded.extend(chunks.decoded_size.tolist())
         self._counts.extend(chunks.num_records.tolist())
@@ -209,17 +220,23 @@ class ArrayRecordWriter:
 
         Returns the file position of each chunk.
         """
-        out, begins, end = lay_out_chunks(self._pos, chunks.data, chunks.bounds, chunks.num_records,
-                                          chunks.decoded_size, chunk_type, pad)
-        self._file.write(out.data)
+        args = (self._pos, chunks.data, chunks.bounds, chunks.num_records, chunks.decoded_size, chunk_type, pad)
+        begins, end = lay_out_chunks(*args, self._framed)
+        size = int(end) - self._pos
+        if size > len(self._framed):
+            # Kept for the next jobs: a buffer allocated per job would be page-faulted in each time.
+            self._framed = np.empty(max(size, 2 * len(self._framed)), np.uint8)
+            begins, end = lay_out_chunks(*args, self._framed)
+        self._file.write(self._framed[:size].data)
         self._pos = int(end)
         return begins
 
-    def _write_tail(self, records: list[bytes], codec_name: str | None) -> None:
-        """Write one simple chunk of ``records`` padded to a block boundary."""
+    def _write_tail(self, values: np.ndarray, sizes: np.ndarray, codec_name: str | None) -> None:
+        """Write one simple chunk of the records ``values`` cut by ``sizes``, padded to a block boundary."""
         options = self.options
         codec = options.codec if codec_name is None else get_codec(codec_name)
-        chunks = encode_simple_chunks(records, len(records), codec, options.level, options.window_log)
+        chunks = encode_record_values(values, sizes, np.array([0, len(sizes)], np.int64), codec, options.level,
+                                      options.window_log)
         self._write_chunks(chunks, SIMPLE, pad=True)
 
     # -- lifetime ------------------------------------------------------------
@@ -296,14 +313,15 @@ class ArrayRecordWriter:
         entries, sizes = encode_footer_entries(
             np.asarray(self._offsets, np.uint64), np.asarray(self._decoded, np.uint64),
             np.asarray(self._counts, np.uint64))
-        bounds = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
         meta = FooterMetadata(num_chunks=len(self._offsets), num_records=sum(self._counts),
-                              writer_options=str(self.options))
-        body = entries.tobytes()
-        records = [meta.encode()] + [body[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+                              writer_options=str(self.options)).encode()
+        # The metadata and the entries as one buffer: no object per entry (a file may have millions).
+        values = np.concatenate((np.frombuffer(meta, np.uint8), entries))
         self._sync()  # an append's chunks are on disk before a postscript can make them the file's
-        self._write_tail(records, None)
-        self._write_tail([encode_postscript(footer_offset)] * POSTSCRIPT_COPIES, "uncompressed")
+        self._write_tail(values, np.concatenate(([len(meta)], sizes)).astype(np.uint64), None)
+        postscript = encode_postscript(footer_offset)
+        self._write_tail(np.frombuffer(postscript * POSTSCRIPT_COPIES, np.uint8),
+                         np.full(POSTSCRIPT_COPIES, len(postscript), np.uint64), "uncompressed")
         self._sync()
 
     def _sync(self) -> None:

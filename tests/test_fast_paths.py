@@ -55,6 +55,7 @@ def read_every_way(path, options=""):
             "read()": [r.read() for _ in range(n)],
             "seek(i); read()": sought,
             "r[i]": [r[i] for i in range(n)],
+            "read([i])": [r.read([i])[0] for i in range(n)],
             "r[-i]": [r[i - n] for i in range(n)],
             "read(indices)": shuffled,
             "read_batch": batch,

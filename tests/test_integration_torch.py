@@ -111,3 +111,18 @@ def test_dataloader_default_collate_and_sampler(paths):
                         else "spawn")
     got = [r for batch in loader for r in batch]  # the default collate keeps bytes as lists
     assert sorted(got) == sorted(record(i) for i in range(100, 200))
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_dataloader_workers_over_http(http_store, paths, method):
+    """Shards by URL: each worker rebuilds its own (async, not fork-safe) HTTP filesystem."""
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} here")
+    urls = [http_store.put(path, path.name) for path in paths]
+    data = ArrayRecordDataset(urls, transform=parse, storage_options=http_store.storage_options)
+    data[10]  # the parent's filesystem in use before the workers start
+    loader = DataLoader(data, batch_size=128, shuffle=True, num_workers=2, collate_fn=collate,
+                        multiprocessing_context=method)
+    numbers = [n for batch in loader for n in batch["number"].tolist()]
+    assert sorted(numbers) == list(range(N))
+    assert all(request.span[1] is not None for request in http_store.proxy.requests if request.range)

@@ -60,6 +60,7 @@ def test_transpose_recorded_with_bucket_size():
     ("Zstd", "Zstd"),
     ("zstd,default", "default"),
     ("transpose:maybe", "transpose:maybe"),
+    ("transpose,transpose_bucket_size:0", "transpose_bucket_size:0"),
     ("lzma", "lzma"),
 ])
 def test_bad_writer_options_name_the_token(bad, token):

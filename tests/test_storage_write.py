@@ -22,7 +22,8 @@ import mmrecord
 from mmrecord import cli
 from mmrecord.convert import ConvertError, convert
 from mmrecord.errors import RemoteWriteError
-from mmrecord.storage.upload import Upload, display_url, is_remote
+from mmrecord.storage import Location, display_url
+from mmrecord.storage.upload import Upload
 
 CODECS = ["uncompressed", "zstd:3", "brotli:6", "snappy"]
 RECORDS = [b"record %d " % i + bytes([i % 251]) * (i % 700) for i in range(600)]
@@ -177,7 +178,9 @@ def test_credentials_appear_in_no_error_or_repr(s3_store: Store, private_tempdir
 def test_urls_are_shown_without_user_password_or_query() -> None:
     assert display_url("https://user:pw@host:8/a/b.array_record?X-Signature=abc#f") == "https://host:8/a/b.array_record"
     assert display_url("s3://bucket/key.array_record") == "s3://bucket/key.array_record"
-    assert repr(Upload("memory://shown/x.array_record?token=abc")) == "Upload('memory://shown/x.array_record')"
+    upload = Upload(Location("memory://shown/x.array_record?token=abc"))
+    assert repr(upload) == "Upload('memory://shown/x.array_record')"
+    upload.discard()
 
 
 def test_appending_to_a_url_is_refused_before_anything_happens(s3_store: Store, private_tempdir: Path) -> None:
@@ -188,10 +191,11 @@ def test_appending_to_a_url_is_refused_before_anything_happens(s3_store: Store, 
     assert list(private_tempdir.iterdir()) == []
 
 
-def test_which_paths_are_remote(tmp_path: Path) -> None:
-    assert is_remote("s3://b/k") and is_remote("gs://b/k") and is_remote("https://h/k") and is_remote("memory://k")
-    assert not is_remote("file:///tmp/x") and not is_remote(str(tmp_path / "x")) and not is_remote(b"s3://b/k")
-    assert is_remote(str(tmp_path / "x"), filesystem=fsspec.filesystem("memory"))
+def test_which_paths_are_written_through_fsspec(tmp_path: Path) -> None:
+    remote = ["s3://b/k", "gs://b/k", "https://h/k", "memory://k"]
+    assert all(Location(url).is_remote for url in remote)
+    assert not Location("file:///tmp/x").is_remote and not Location(str(tmp_path / "x")).is_remote
+    assert Location(str(tmp_path / "x"), filesystem=fsspec.filesystem("memory")).is_remote
 
 
 def test_a_file_url_is_a_local_path_written_in_place(tmp_path: Path, private_tempdir: Path) -> None:

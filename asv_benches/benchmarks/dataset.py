@@ -1,6 +1,9 @@
-"""The benchmark dataset, shared by the asv benchmarks and ``asv_benches/compare.py``.
+"""The benchmark datasets, shared by the asv benchmarks and ``asv_benches/compare.py``.
 
-Records are English-like text (words drawn from a fixed vocabulary with a
+Two record sets: text records of about 1.5 KB, and many small records of 32 to
+100 random bytes (``small_records``), where per-record costs dominate.
+
+Text records are English-like text (words drawn from a fixed vocabulary with a
 Zipf-like distribution, with some sentence punctuation), about 1.5 KB each
 and varying in length, generated deterministically from a seed. Text
 compresses roughly as prose does (zstd:3 shrinks a record to about half, and
@@ -14,11 +17,13 @@ import numpy as np
 SEED = 20240601
 NUM_RECORDS = 65_536  # compare.py's dataset
 ASV_NUM_RECORDS = 16_384  # the asv benchmarks', smaller to keep a full asv run in minutes
+NUM_SMALL_RECORDS = 1_000_000
+SMALL_RECORD_BYTES = (32, 100)  # the small records' shortest and longest
 GROUP_SIZES = (1, 256)
 MEAN_RECORD_BYTES = 1_536
 
 # Options strings, as the reference spells them.
-CODECS = ("uncompressed", "snappy", "brotli:6", "zstd:3")
+CODECS = ("uncompressed", "snappy", "zstd:3", "brotli:6")
 
 _WORDS = """
 the of and to a in is it you that he was for on are with as his they be at one have this
@@ -93,10 +98,13 @@ def make_records(n: int = NUM_RECORDS, mean_bytes: int = MEAN_RECORD_BYTES,
     return records
 
 
-def tiny_records(n: int) -> list[bytes]:
-    """``n`` records of 8 bytes each: the record number, little-endian."""
-    raw = np.arange(n, dtype="<u8").tobytes()
-    return [raw[i:i + 8] for i in range(0, 8 * n, 8)]
+def small_records(n: int = NUM_SMALL_RECORDS, seed: int = SEED + 3) -> list[bytes]:
+    """``n`` records of random bytes, each 32 to 100 bytes long (uniformly)."""
+    rng = np.random.default_rng(seed)
+    low, high = SMALL_RECORD_BYTES
+    ends = np.cumsum(rng.integers(low, high + 1, size=n)).tolist()
+    blob = rng.bytes(ends[-1]) if n else b""
+    return [blob[a:b] for a, b in zip([0] + ends[:-1], ends)]
 
 
 def random_indices(num_records: int, count: int, seed: int = SEED + 1) -> np.ndarray:

@@ -7,8 +7,10 @@ path on the filesystem when the shard is done (for local paths it writes in
 place). The reader splits files into record ranges sized by the runner's
 desired bundle size, reports sizes for rebalancing (an ``OffsetRangeTracker``
 over record indices, so dynamic splits land between records) and returns each
-record as ``bytes``; a remote file is copied to a local temporary file once per
-worker process before it is read.
+record as ``bytes``, read in order with windows fetched ahead. A remote file
+is read by ranges through fsspec where fsspec has its filesystem (``gcsfs``
+for ``gs://``, ``s3fs`` for ``s3://``), else copied to a local temporary file
+once per worker process.
 """
 
 from __future__ import annotations
@@ -29,9 +31,6 @@ from apache_beam.io.localfilesystem import LocalFileSystem
 from ..reader import ArrayRecordReader
 from ..writer import ArrayRecordWriter
 
-_READ_BATCH = 256  # records read per batch call while a range is read
-
-
 def _is_local(path: str) -> bool:
     return isinstance(FileSystems.get_filesystem(path), LocalFileSystem)
 
@@ -48,10 +47,26 @@ def _cleanup() -> None:
         shutil.rmtree(_local_dir, ignore_errors=True)
 
 
-def _local_path(path: str) -> str:
-    """``path`` itself on the local filesystem, else a local copy made once per process."""
-    if _is_local(path):
-        return path
+def _fsspec_reads(path: str) -> bool:
+    """Whether fsspec, and its filesystem for ``path``'s protocol, are installed."""
+    try:
+        import fsspec
+
+        fsspec.get_filesystem_class(path.partition("://")[0])
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
+def _open_reader(path: str, options: str = "") -> ArrayRecordReader:
+    """A reader of ``path``: in place when local, by ranges through fsspec, else from a local copy."""
+    if _is_local(path) or _fsspec_reads(path):
+        return ArrayRecordReader(path, options)
+    return ArrayRecordReader(_local_copy(path), options)
+
+
+def _local_copy(path: str) -> str:
+    """A local copy of the remote file ``path``, made once per process."""
     global _local_dir
     with _local_lock:
         copy = _local_copies.get(path)
@@ -69,7 +84,7 @@ def _local_path(path: str) -> str:
 
 
 def _num_records(path: str) -> int:
-    with ArrayRecordReader(_local_path(path)) as reader:
+    with _open_reader(path) as reader:
         return len(reader)
 
 
@@ -104,16 +119,12 @@ class _ArrayRecordFileSource(iobase.BoundedSource):
 
     def read(self, range_tracker):
         i = range_tracker.start_position()
-        with ArrayRecordReader(_local_path(self.path), self.reader_options) as reader:
-            while True:
-                stop = min(range_tracker.stop_position(), i + _READ_BATCH, self.num_records)
-                if i >= stop:
-                    return
-                for record in reader[i:stop]:
-                    if not range_tracker.try_claim(i):
-                        return
-                    yield record
-                    i += 1
+        with _open_reader(self.path, self.reader_options) as reader:
+            reader.seek(i)
+            # read() in order hands out records decoded (and, remote, fetched) ahead.
+            while i < min(range_tracker.stop_position(), self.num_records) and range_tracker.try_claim(i):
+                yield reader.read()
+                i += 1
 
     def default_output_coder(self):
         return coders.BytesCoder()

@@ -19,6 +19,8 @@ import warnings
 from importlib.metadata import entry_points
 from typing import Any
 
+import numpy as np
+
 from ..errors import InvalidOptionsError, UnknownCodecError
 
 __all__ = [
@@ -34,7 +36,7 @@ ENTRY_POINT_GROUP = "mmrecord.codecs"
 
 
 class Codec(abc.ABC):
-    """A compression method for the two blobs of a simple chunk.
+    """A compression method for the blobs of a chunk.
 
     A codec turns bytes into one self-contained compressed stream and back; it
     knows nothing of chunks (the Riegeli length varint in front of each blob is
@@ -64,9 +66,39 @@ class Codec(abc.ABC):
     def compress(self, data: Any, level: int | None, window_log: int | None) -> bytes:
         """Compress a bytes-like object (``None`` means the codec's default)."""
 
+    def compress_sized(self, data: Any, level: int | None, window_log: int | None) -> bytes:
+        """Compress a blob whose size the compressor is told up front (as ``compress`` unless overridden).
+
+        Riegeli pledges the size of a transposed chunk's buckets and header to
+        the compressor, which can change the stream (zstd then records it in
+        the frame); a codec whose stream depends on that overrides this.
+        """
+        return self.compress(data, level, window_log)
+
     @abc.abstractmethod
     def decompress(self, data: Any, decoded_size: int) -> bytes:
         """Decompress a bytes-like object into exactly ``decoded_size`` bytes, or raise."""
+
+    def decompress_prefix(self, data: Any, decoded_size: int, prefix: int) -> Any:
+        """The first ``prefix`` bytes, at least, of a stream that decodes to ``decoded_size`` bytes.
+
+        Random reads of chunks holding many records decode only as far as the
+        last record they need; a codec that can stop a stream early says so
+        here and returns a bytes-like object of ``prefix`` to ``decoded_size``
+        bytes, the decoded stream's start. The default decodes it all.
+        """
+        return self.decompress(data, decoded_size)
+
+    def encode_chunks(self, values: np.ndarray, sizes: np.ndarray, group_bounds: np.ndarray,
+                      level: int | None, window_log: int | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """Lay out whole simple chunks in one kernel call, or ``None`` (the default) to be called per blob.
+
+        The records are ``values`` (uint8) cut by ``sizes`` (uint64), grouped
+        at ``group_bounds``; returns ``(data, bounds)``, chunk ``g``'s data
+        being ``data[bounds[g]:bounds[g+1]]`` (FORMAT.md §4.1). A codec that
+        does this must give the bytes that :meth:`compress` per blob gives.
+        """
+        return None
 
     def kernel_decoder(self) -> tuple[int, int] | None:
         """This thread's decoder for the engine's kernels, as ``(function, context)`` addresses.

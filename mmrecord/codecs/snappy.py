@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import snappy
+from ..engine.simple import encode_snappy_chunks
 from ..errors import UnsupportedFeatureError
 from .registry import Codec
 
@@ -36,6 +37,12 @@ class Snappy(Codec):
                 f"snappy compresses at most {snappy.MAX_INPUT} bytes at once, not {len(raw)}: "
                 "use a smaller group_size or another codec")
         return snappy.compress(raw, 1 if level is None else level).tobytes()
+
+    def encode_chunks(self, values: np.ndarray, sizes: np.ndarray, group_bounds: np.ndarray,
+                      level: int | None, window_log: int | None) -> tuple[np.ndarray, np.ndarray] | None:
+        if len(values) > snappy.MAX_INPUT:
+            return None  # a blob may be too large: compress() names it
+        return encode_snappy_chunks(values, sizes, group_bounds, self.codec_id, 1 if level is None else level)
 
     def decompress(self, data: Any, decoded_size: int) -> bytes:
         block = np.frombuffer(data, np.uint8)

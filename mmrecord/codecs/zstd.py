@@ -78,9 +78,16 @@ class Zstd(Codec):
 
     def compress(self, data: Any, level: int | None = None, window_log: int | None = None) -> bytes:
         size = memoryview(data).nbytes
+        # A stream, even for small blobs: libzstd's one-shot call makes other frames for blobs
+        # larger than a small window (window_log 10 and 2 KB, say).
         stream = self._compressor(level, window_log).compressobj(
             size=size if size < _PLEDGE_BELOW else -1
         )
+        return stream.compress(data) + stream.flush()
+
+    def compress_sized(self, data: Any, level: int | None = None, window_log: int | None = None) -> bytes:
+        """Compress with the size pledged whatever it is, as Riegeli does for transposed chunks' buckets and header."""
+        stream = self._compressor(level, window_log).compressobj(size=memoryview(data).nbytes)
         return stream.compress(data) + stream.flush()
 
     def decompress(self, data: Any, decoded_size: int) -> bytes:
@@ -92,6 +99,21 @@ class Zstd(Codec):
         out = self._contexts.decompressor.decompress(data, max_output_size=decoded_size or 1)
         self.check_size(len(out), decoded_size)
         return out
+
+    def decompress_prefix(self, data: Any, decoded_size: int, prefix: int) -> Any:
+        if prefix >= decoded_size:
+            return self.decompress(data, decoded_size)
+        # A stream reader decodes only as far as its reads ask.
+        reader = self._contexts.decompressor.stream_reader(data)
+        parts = [reader.read(prefix)]
+        got = len(parts[0])
+        while got < prefix:
+            more = reader.read(prefix - got)
+            if not more:
+                raise ValueError(f"zstd stream ends after {got} bytes, expected {decoded_size}")
+            parts.append(more)
+            got += len(more)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def kernel_decoder(self) -> tuple[int, int] | None:
         if not _DECODE_FUNCTION:

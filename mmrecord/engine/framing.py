@@ -197,8 +197,9 @@ def frame_chunk(out, base: int, begin: int, data, data_start: int, data_size: in
     """Lay out one chunk at file position ``begin`` into ``out`` (``out[0]`` is ``base``).
 
     Writes the block headers, the chunk header with both hashes and the data
-    ``data[data_start:data_start+data_size]``, hashing both; the padding up to the chunk's
-    end is left as it is in ``out`` (zeros). Returns the chunk's end position.
+    ``data[data_start:data_start+data_size]``, hashing both, and zeros up to the
+    chunk's end (a chunk takes at least a byte per record). Returns the chunk's
+    end position.
     """
     stop = chunk_end(begin, data_size, num_records)
     header = np.empty(CHUNK_HEADER_SIZE, np.uint8)
@@ -210,7 +211,8 @@ def frame_chunk(out, base: int, begin: int, data, data_start: int, data_size: in
     pos = emit_logical(out, base, begin, as_readonly(header), np.int64(0), np.int64(CHUNK_HEADER_SIZE),
                        begin, stop)
     pos = emit_logical(out, base, pos, data, data_start, data_size, begin, stop)
-    # Block headers inside the padding tail.
+    out[pos - base:stop - base] = 0
+    # Block headers inside the zero tail.
     block = pos + (BLOCK_SIZE - pos % BLOCK_SIZE) % BLOCK_SIZE
     while block < stop:
         write_block_header(out, block - base, block, begin, stop)
@@ -220,12 +222,14 @@ def frame_chunk(out, base: int, begin: int, data, data_start: int, data_size: in
 
 
 @njit(cache=True, nogil=True)
-def lay_out_chunks(begin: int, data, bounds, num_records, decoded_size, chunk_type: int, pad: bool):
+def lay_out_chunks(begin: int, data, bounds, num_records, decoded_size, chunk_type: int, pad: bool, out):
     """Frame chunks ``data[bounds[k]:bounds[k+1]]`` one after another from file position ``begin``.
 
     With ``pad`` every chunk is followed by a padding chunk up to the next
-    block boundary. Returns ``(out, begins, end)``: the bytes to write, each
-    chunk's file position, and the position after the last byte.
+    block boundary. The bytes go to ``out[:end - begin]`` (a buffer the
+    caller keeps, so that writing allocates nothing per job) when it has
+    room; otherwise nothing is written. Returns ``(begins, end)``: each
+    chunk's file position and the position after the last byte.
     """
     count = len(bounds) - 1
     begins = np.empty(count, np.int64)
@@ -235,7 +239,8 @@ def lay_out_chunks(begin: int, data, bounds, num_records, decoded_size, chunk_ty
         pos = chunk_end(pos, bounds[k + 1] - bounds[k], num_records[k])
         if pad:
             pos = padded_end(pos)
-    out = np.zeros(pos - begin, np.uint8)
+    if pos - begin > len(out):
+        return begins, pos
     # Padding frames zeros through the same compiled frame_chunk as the data
     # (same array type, no constant arguments).
     zeros = as_readonly(np.zeros(BLOCK_SIZE, np.uint8))
@@ -248,4 +253,4 @@ def lay_out_chunks(begin: int, data, bounds, num_records, decoded_size, chunk_ty
             if length:
                 frame_chunk(out, begin, end, zeros, none, length - CHUNK_HEADER_SIZE,
                             np.int64(PADDING_CHUNK), none, none)
-    return out, begins, pos
+    return begins, pos

@@ -23,7 +23,7 @@ import numpy as np
 from numba import carray, njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from .memory import copy_bytes, copy_word
+from .memory import as_readonly, copy_bytes, copy_word
 from .native import lazy_cfunc
 
 #: Snappy compresses at most 4 GiB - 1 bytes (the length is a varint32).
@@ -298,17 +298,39 @@ def compress(src, level: int):
     """The snappy block of ``src`` (at most :data:`MAX_INPUT` bytes) at ``level`` 1 or 2, as a uint8 array."""
     size = len(src)
     dst = np.empty(max_compressed_length(size), np.uint8)
-    op = 0
-    rest = size
+    return dst[:compress_into(src, 0, size, dst, 0, level, new_table())]
+
+
+@njit(cache=True, nogil=True)
+def new_table():
+    """A hash table for :func:`compress_into`, large enough for any fragment."""
+    return np.empty(_MAX_TABLE, np.uint16)
+
+
+@njit(nogil=True, inline="always")
+def compress_into(src, begin: int, stop: int, dst, op: int, level: int, table) -> int:
+    """Write the snappy block of ``src[begin:stop]`` at ``dst[op:]``; returns where it ends.
+
+    ``dst`` must have :func:`max_compressed_length` bytes of room from ``op``,
+    and ``table`` comes from :func:`new_table`. The block is the one the C++
+    library makes for those bytes alone, wherever they lie in ``src``.
+    """
+    return _compress_into(as_readonly(src), np.int64(begin), np.int64(stop), dst, np.int64(op),
+                          np.int64(level), table)
+
+
+@njit(cache=True, nogil=True)
+def _compress_into(src, begin: int, stop: int, dst, op: int, level: int, table) -> int:
+    """:func:`compress_into` for a read-only ``src`` and int64 arguments (one compiled version)."""
+    rest = stop - begin
     while rest >= 0x80:
         dst[op] = rest & 0x7F | 0x80
         rest >>= 7
         op += 1
     dst[op] = rest
     op += 1
-    table = np.empty(_table_size(min(size, _FRAGMENT)), np.uint16)  # the first fragment is the largest
-    for start in range(0, size, _FRAGMENT):
-        end = min(start + _FRAGMENT, size)
+    for start in range(begin, stop, _FRAGMENT):
+        end = min(start + _FRAGMENT, stop)
         entries = _table_size(end - start)
         table[:entries] = 0
         if level == 2:
@@ -318,7 +340,7 @@ def compress(src, level: int):
             op, ip = _compress_fragment(src, start, end, dst, op, table[:entries])
         if ip < end:
             op = _emit_literal(dst, op, src, ip, end - ip)
-    return dst[:op]
+    return op
 
 
 # --- decoder --------------------------------------------------------------------

@@ -26,57 +26,25 @@ import os
 import posixpath
 import tempfile
 import uuid
-from typing import Any, Mapping
-from urllib.parse import urlsplit
 
 from ..errors import RemoteWriteError
+from . import Location
 
 # Filesystems on which an upload creates its object only once it is complete.
 ATOMIC_UPLOAD_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az"})
 
 
-def is_remote(path: str | bytes, filesystem: Any = None) -> bool:
-    """Whether ``path`` is written through fsspec: a URL other than ``file://``, or any path with a filesystem."""
-    if filesystem is not None:
-        return True
-    if not isinstance(path, str):
-        return False
-    scheme, sep, _ = path.partition("://")
-    return bool(sep) and len(scheme) > 1 and scheme != "file"
-
-
-def local_path(path: str | bytes) -> str | bytes:
-    """The local path a ``file://`` URL names; any other path as it is."""
-    if isinstance(path, str) and path.startswith("file://"):
-        return path[len("file://"):]
-    return path
-
-
-def display_url(url: str) -> str:
-    """``url`` without user, password, query string or fragment (which may hold a signature)."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc and not parts.query and not parts.fragment:
-        return url
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
-
-
 class Upload:
-    """A local temporary file for the writer to fill, and its upload to ``url``.
+    """A local temporary file for the writer to fill, and its upload to a remote ``location``.
 
-    ``storage_options`` (or a ready fsspec ``filesystem``) reach the
-    destination; neither appears in errors or reprs.
+    The location's storage options (or filesystem) reach the destination;
+    they appear in no error or repr.
     """
 
-    def __init__(self, url: str, storage_options: Mapping[str, Any] | None = None,
-                 filesystem: Any = None) -> None:
-        self.display = display_url(url)
-        self._url = url
-        if filesystem is None:
-            from fsspec.core import url_to_fs
-
-            filesystem, self._path = url_to_fs(url, **dict(storage_options or {}))
-        else:
-            self._path = filesystem._strip_protocol(url)
+    def __init__(self, location: Location) -> None:
+        self.display = location.display
+        self._url = location.path
+        filesystem, self._path = location.resolve()
         self._fs = filesystem
         protocols = {filesystem.protocol} if isinstance(filesystem.protocol, str) else set(filesystem.protocol)
         self.direct = bool(protocols & ATOMIC_UPLOAD_PROTOCOLS)  # no staging name needed
