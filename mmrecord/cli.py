@@ -294,13 +294,16 @@ def cmd_repair(args: argparse.Namespace) -> int:
 def cmd_compact(args: argparse.Namespace) -> int:
     from .repair import compact
 
+    from .storage import Location
+
     before = os.path.getsize(args.source)
     stats = compact(args.source, args.output)
-    after = os.path.getsize(stats.outputs[0])
+    after = None if Location(stats.outputs[0]).is_remote else os.path.getsize(stats.outputs[0])  # uploaded: not measured
     if args.json:
         print(json.dumps({**stats.as_dict(), "bytes_before": before, "bytes_after": after}))
     else:
-        print(f"compacted {stats.records:,} records: {before:,} -> {after:,} bytes into {stats.outputs[0]}")
+        sizes = f"{before:,} -> {after:,} bytes" if after is not None else f"{before:,} bytes"
+        print(f"compacted {stats.records:,} records: {sizes} into {stats.outputs[0]}")
     return 0
 
 
@@ -359,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help="TFRecord, JSON Lines, text lines or ArrayRecord -> ArrayRecord")
     p.add_argument("inputs", nargs="+", metavar="SRC", help="input files; glob patterns are expanded")
     p.add_argument("-o", "--output", required=True, metavar="DEST",
-                   help="output file; with --shards, data.array_record becomes data-00000-of-00008.array_record "
+                   help="output file or URL (uploaded when complete); with --shards, data.array_record becomes data-00000-of-00008.array_record "
                         "(or give a template with {shard} and {num_shards})")
     p.add_argument("--from", dest="from_format", choices=("tfrecord", "jsonl", "text", "arrayrecord"),
                    help="input format (default: from each file's name, else its first bytes)")
@@ -372,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("recover", parents=[common], help="salvage every intact chunk into a new file")
     p.add_argument("damaged", metavar="DAMAGED")
-    p.add_argument("-o", "--output", required=True, metavar="NEW")
+    p.add_argument("-o", "--output", required=True, metavar="NEW", help="the new file, or a URL")
     p.add_argument("--options", default=None,
                    help="writer options of the new file (default: the damaged file's own)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -389,7 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("compact", parents=[common], help="rewrite a file without the dead space appends leave")
     p.add_argument("source", metavar="SRC")
     p.add_argument("-o", "--output", default=None, metavar="DEST",
-                   help="write here (default: rewrite SRC in place, through a temporary file and a rename)")
+                   help="write here, a file or a URL (default: rewrite SRC in place, through a temporary "
+                        "file and a rename)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(run=cmd_compact)
 

@@ -282,6 +282,8 @@ def convert(inputs: Sequence[str], destination: str, fmt: str | None = None, opt
     ``progress`` is called with the input bytes read so far. With
     ``skip_corrupt`` damaged TFRecord frames, bad JSON lines and damaged
     ArrayRecord chunks are skipped and counted instead of stopping the run.
+    ``destination`` may be a URL: each shard is uploaded once it is complete,
+    and a run that fails uploads nothing of the shard it was writing.
     """
     if shards < 1:
         raise ValueError("shards must be at least 1")
@@ -298,7 +300,9 @@ def convert(inputs: Sequence[str], destination: str, fmt: str | None = None, opt
     total = count_records(files, fmt, skip_corrupt) if shards > 1 else 0
     edges = [total * i // shards for i in range(shards + 1)]
     for name in names:
-        os.makedirs(os.path.dirname(os.path.abspath(name)), exist_ok=True)
+        output = Location(name)
+        if not output.is_remote:
+            os.makedirs(os.path.dirname(os.path.abspath(output.local_path)), exist_ok=True)
     shard, writer = 0, ArrayRecordWriter(names[0], options)
     stats.outputs.append(names[0])
     done_bytes = 0
@@ -325,9 +329,11 @@ def convert(inputs: Sequence[str], destination: str, fmt: str | None = None, opt
             shard += 1
             writer = ArrayRecordWriter(names[shard], options)
             stats.outputs.append(names[shard])
-    except CorruptRecordError as err:
-        raise ConvertError(str(err)) from None
-    finally:
-        writer.close()
+    except BaseException as err:
+        writer.abort()  # an output at a URL gets no object; a local one keeps what was written
+        if isinstance(err, CorruptRecordError):
+            raise ConvertError(str(err)) from None
+        raise
+    writer.close()
     stats.seconds = time.perf_counter() - start
     return stats

@@ -27,6 +27,7 @@ __all__ = [
     "InvalidOptionsError",
     "UnknownCodecError",
     "FileLockedError",
+    "RemoteWriteError",
     "RemoteReadError",
     "ObjectChangedError",
     "RecordIndexError",
@@ -92,6 +93,18 @@ class UnknownCodecError(UnsupportedFeatureError):
 
 class FileLockedError(ArrayRecordError, BlockingIOError):
     """Another writer holds the file's lock (it is being appended to); a ``BlockingIOError`` too."""
+
+
+class RemoteWriteError(ArrayRecordError, OSError):
+    """A file written to a URL could not be uploaded; nothing was left at the URL.
+
+    ``url`` names the destination without credentials or query string; the
+    filesystem's own exception is the ``__cause__``.
+    """
+
+    def __init__(self, what: str, *, url: str | None = None) -> None:
+        self.url = url
+        super().__init__(f"{what} ({url})" if url else what)
 
 
 class RemoteReadError(ArrayRecordError, OSError):

@@ -21,6 +21,8 @@ from .errors import ClosedError
 from .layout import POSTSCRIPT_COPIES, FooterMetadata, encode_postscript
 from .options import WriterOptions
 from .parallel import shared_pool
+from .storage import Location
+from .storage.upload import Upload
 from .transpose_encoder import encode_transposed_chunks
 
 # A job for the pool encodes whole groups holding at least this many bytes or records.
@@ -91,10 +93,18 @@ class ArrayRecordWriter:
     under an exclusive lock, without changing a byte already written; the
     group size must be the file's (taken from it when ``options`` gives
     none), the codec may differ. The new footer records this writer's options.
+
+    ``path`` may be a URL (``s3://``, ``gs://``, any fsspec protocol; reached
+    with ``storage_options`` or a ready fsspec ``filesystem``): the file is
+    built in a local temporary file and uploaded when the writer closes, whole
+    or not at all (see :mod:`mmrecord.storage.upload`). Leaving the ``with``
+    block by an exception, or a record that fails to encode, uploads nothing.
+    ``file://`` URLs are local paths.
     """
 
     def __init__(self, path: str | os.PathLike, options: str = "", *, mode: str = "w",
-                 file_options: object = None) -> None:
+                 file_options: object = None, storage_options: dict | None = None,
+                 filesystem: object = None) -> None:
         """Create (or truncate) ``path`` and write its signature, or with ``mode="a"`` open it to append.
 
         ``file_options`` is the reference's keyword for its file writer's
@@ -108,6 +118,15 @@ class ArrayRecordWriter:
         # Fail on a window the codec cannot produce now, not in the middle of the file.
         self.options.codec.compress(b"", self.options.level, self.options.window_log)
         self._file = None
+        self._upload: Upload | None = None
+        self._abandoned = False  # closing writes nothing more (a failed write to a URL)
+        location = Location(self.path, storage_options, filesystem)
+        target = location.local_path
+        if location.is_remote:
+            if mode == "a":
+                raise ValueError("appending needs a local file: an object at a URL cannot be appended to in place")
+            self._upload = Upload(location)
+            self.path, target = self._upload.display, self._upload.local_path
         self._error: BaseException | None = None
         # Records not yet handed to the pool, and their bytes.
         self._records: list[bytes] = []
@@ -121,7 +140,7 @@ class ArrayRecordWriter:
         self._decoded = array("Q")
         self._counts = array("Q")
         if self._appending:
-            point = open_for_append(self.path, self.options)
+            point = open_for_append(target, self.options)
             self._file, self.options, self._pos = point.file, point.options, point.end
             self._offsets.extend(point.offsets)
             self._decoded.extend(point.decoded)
@@ -129,9 +148,13 @@ class ArrayRecordWriter:
             self._records = point.carried
             self._records_bytes = sum(map(len, point.carried))
         else:
-            self._file = open(self.path, "wb")
-            self._pos = 0
-            self._write_chunks(EncodedChunks.empty(), SIGNATURE, pad=False)
+            try:
+                self._file = open(target, "wb")
+                self._pos = 0
+                self._write_chunks(EncodedChunks.empty(), SIGNATURE, pad=False)
+            except BaseException:
+                self._end_upload(publish=False)
+                raise
         # A job holds whole groups and at least JOB_BYTES (or JOB_RECORDS records).
         self._job_records = max(1, JOB_RECORDS // self.options.group_size) * self.options.group_size
 
@@ -225,11 +248,32 @@ class ArrayRecordWriter:
             raise ValueError("the writer failed earlier") from self._error
 
     def close(self) -> None:
-        """Write the last group, the footer and the postscript; close the file. Safe to call twice."""
+        """Write the last group, the footer and the postscript; close the file; upload it to its URL.
+
+        Safe to call twice.
+        """
         if self._file is None:
             return
+        try:
+            self._close_file()
+        except BaseException:
+            self._end_upload(publish=False)
+            raise
+        self._end_upload(publish=not self._abandoned)
+
+    def abort(self) -> None:
+        """Close after a failure elsewhere: a URL gets no object; a local file is closed as :meth:`close` does.
+
+        What leaving the ``with`` block by an exception does. A local file
+        keeps every record written so far, complete with its footer.
+        """
+        if self._upload is not None:
+            self._abandoned = True
+        self.close()
+
+    def _close_file(self) -> None:
         # An append of no records writes nothing at all (not even the records it carried).
-        wrote = self._wrote or not self._appending
+        wrote = (self._wrote or not self._appending) and not self._abandoned
         try:
             if self._error is None and wrote:
                 self._flush_records()
@@ -247,6 +291,16 @@ class ArrayRecordWriter:
             file.close()
         if self._error is not None:
             raise self._error
+
+    def _end_upload(self, publish: bool) -> None:
+        """Upload the finished file to its URL, or drop it; nothing for a local file."""
+        upload, self._upload = self._upload, None
+        if upload is None:
+            return
+        if publish:
+            upload.commit()
+        else:
+            upload.discard()
 
     def _flush_records(self) -> None:
         """Encode and write every record still buffered or in flight."""
@@ -287,14 +341,20 @@ class ArrayRecordWriter:
     def __enter__(self) -> "ArrayRecordWriter":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
     def __del__(self) -> None:
         if getattr(self, "_file", None) is not None:
-            warnings.warn(f"ArrayRecordWriter for {self.path!r} was not closed; closing it now",
+            # A finaliser never uploads: an unclosed writer to a URL leaves nothing there.
+            uploading = self._upload is not None
+            warnings.warn(f"ArrayRecordWriter for {self.path!r} was not closed; "
+                          + ("nothing was uploaded" if uploading else "closing it now"),
                           ResourceWarning, stacklevel=2)
-            self.close()
+            self.abort()
 
     def __repr__(self) -> str:
         state = "open" if self.is_open() else "closed"

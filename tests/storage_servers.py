@@ -22,6 +22,7 @@ fails its tests; ``MMRECORD_SKIP_STORAGE_SERVERS`` (``all`` or a comma-separated
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -47,7 +48,7 @@ os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 SKIP_ENV = "MMRECORD_SKIP_STORAGE_SERVERS"
 BACKENDS = ("http", "s3", "gcs")
 BUCKET = "mmrecord-test"
-FAULT_KINDS = ("500", "503", "reset", "short")
+FAULT_KINDS = ("403", "500", "503", "reset", "short")
 STARTUP_TIMEOUT = 30.0
 
 # Hop-by-hop headers (RFC 9110 section 7.6.1) and those the proxy recomputes itself. The Host
@@ -65,19 +66,28 @@ class ProxiedRequest:
     path: str  # path and query string
     range: str | None  # the Range header as sent, if any
     status: int | None = None  # None until the status line is sent (never, for a reset HEAD)
-    bytes_sent: int = 0  # body bytes sent back
+    bytes_sent: int = 0  # body bytes sent back (up to where the client hung up, a piece at most past it)
     fault: str | None = None  # the injected fault this request met, if any
 
     @property
     def span(self) -> tuple[int, int | None] | None:
-        """The requested byte range as ``(start, stop)``, ``stop`` None for an open-ended range."""
+        """The requested byte range as ``(start, stop)``: ``stop`` None for an open-ended range
+        (``bytes=N-``), ``(-N, None)`` for the last N bytes (``bytes=-N``)."""
         if self.range is None:
             return None
         unit, _, spec = self.range.partition("=")
         first, _, last = spec.partition("-")
-        if unit.strip() != "bytes" or "," in spec or not first:
+        if unit.strip() != "bytes" or "," in spec or not (first or last):
             raise ValueError(f"not a single byte range: {self.range!r}")
+        if not first:
+            return -int(last), None
         return int(first), (int(last) + 1 if last else None)
+
+    @property
+    def open_ended(self) -> bool:
+        """Whether the request asks for everything from an offset to the end (``bytes=N-``)."""
+        span = self.span
+        return span is not None and span[1] is None and span[0] >= 0
 
 
 @dataclasses.dataclass
@@ -87,7 +97,7 @@ class _Fault:
     when: Callable[[ProxiedRequest], bool] | None
 
 
-class _LoopThread:
+class ServerLoop:
     """One asyncio event loop on a daemon thread, hosting every aiohttp server of the session."""
 
     def __init__(self) -> None:
@@ -121,10 +131,13 @@ class CountingProxy:
     Faults (:meth:`inject`):
 
     - ``"500"``, ``"503"``: answered by the proxy with that status (503 with ``Retry-After: 0``,
-      as a throttling server does); the request never reaches the backend.
+      as a throttling server does); the request never reaches the backend. Clients retry these.
+    - ``"403"``: answered with 403 Forbidden, as for credentials without the right: a
+      failure no client retries.
     - ``"reset"``: the backend's answer is sent with its full ``Content-Length``, then the
       connection is closed after half the body: a transfer broken mid-body, which an HTTP
-      client can see.
+      client can see. An answer without a body (HEAD, most uploads) is not sent at all: the
+      connection drops after the backend acted on the request, before the client hears of it.
     - ``"short"``: the backend's answer is sent with only the first half of its body and a
       ``Content-Length`` that matches what is sent, all other headers (``Content-Range``
       included) unchanged: a well-formed response that is short, which only a reader that
@@ -132,7 +145,7 @@ class CountingProxy:
       A HEAD answer has no body and is sent as it is.
     """
 
-    def __init__(self, loop: _LoopThread, upstream: str) -> None:
+    def __init__(self, loop: ServerLoop, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
         self.latency = 0.0  # seconds added before each request is handled
         self.max_in_flight = 0
@@ -210,17 +223,18 @@ class CountingProxy:
             if latency:
                 await asyncio.sleep(latency)
             body_in = await request.read()
-            if record.fault in ("500", "503"):
+            if record.fault in ("403", "500", "503"):
                 return self._refuse(record, int(record.fault))
             headers = {k: v for k, v in request.headers.items() if k.lower() not in _REQUEST_HEADERS_DROPPED}
             async with self._session.request(
                 request.method, self.upstream + request.path_qs, headers=headers, data=body_in, allow_redirects=False
             ) as upstream:
-                body = await upstream.read()
-                status = upstream.status
-                length = upstream.headers.get("Content-Length")
                 out_headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in _RESPONSE_HEADERS_DROPPED]
-            return await self._respond(request, record, status, out_headers, body, length)
+                length = upstream.headers.get("Content-Length")
+                if record.fault is None and request.method != "HEAD":
+                    return await self._stream(request, record, upstream, out_headers, length)
+                body = await upstream.read()
+                return await self._respond(request, record, upstream.status, out_headers, body, length)
         finally:
             with self._lock:
                 if generation == self._generation:
@@ -236,6 +250,28 @@ class CountingProxy:
         record.bytes_sent = len(body)
         return web.Response(status=status, body=body, headers=headers, content_type="text/plain")
 
+    @staticmethod
+    async def _stream(
+        request: Any, record: ProxiedRequest, upstream: Any, headers: list[tuple[str, str]], length: str | None
+    ) -> Any:
+        """Pass the backend's answer on as it arrives, as a server streams (until the client hangs up)."""
+        from aiohttp import web
+        from multidict import CIMultiDict
+
+        response = web.StreamResponse(status=upstream.status, headers=CIMultiDict(headers))
+        if length is not None:
+            response.content_length = int(length)
+        record.status = upstream.status
+        await response.prepare(request)
+        try:
+            async for piece in upstream.content.iter_chunked(1 << 16):
+                record.bytes_sent += len(piece)  # counted before it is sent: see _respond
+                await response.write(piece)
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client stopped reading (an open-ended range it no longer needs)
+        return response
+
     async def _respond(
         self, request: Any, record: ProxiedRequest, status: int, headers: list[tuple[str, str]], body: bytes, length: str | None
     ) -> Any:
@@ -245,10 +281,10 @@ class CountingProxy:
         # The record is complete before anything is sent: a client may act on the last byte
         # before this coroutine runs again.
         response = web.StreamResponse(status=status, headers=CIMultiDict(headers))
+        if record.fault == "reset" and (request.method == "HEAD" or not body):
+            request.transport.close()  # no body to break: the connection drops before the answer
+            return response
         if request.method == "HEAD":
-            if record.fault == "reset":
-                request.transport.close()
-                return response
             if length is not None:
                 response.headers["Content-Length"] = length
             record.status = status
@@ -430,19 +466,10 @@ def _require(backend: str) -> None:
         pytest.skip(f"{backend} server opted out by {SKIP_ENV}")
 
 
-@pytest.fixture(scope="session")
-def _server_loop() -> Iterator[_LoopThread]:
-    loop = _LoopThread()
-    yield loop
-    loop.stop()
-
-
-@pytest.fixture(scope="session")
-def _http_backend(_server_loop: _LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpStore]:
-    _require("http")
+@contextlib.contextmanager
+def running_http(loop: ServerLoop, root: Path) -> Iterator[HttpStore]:
+    """An aiohttp static file server over ``root``, behind its proxy."""
     from aiohttp import web
-
-    root = tmp_path_factory.mktemp("http-store")
 
     async def serve_file(request: web.Request) -> web.StreamResponse:
         path = (root / request.match_info["name"]).resolve()
@@ -455,16 +482,18 @@ def _http_backend(_server_loop: _LoopThread, tmp_path_factory: pytest.TempPathFa
         app.router.add_get("/{name:.+}", serve_file)
         return await _serve(app)
 
-    runner, url = _server_loop.run(start())
-    proxy = CountingProxy(_server_loop, url)
-    yield HttpStore(proxy, root)
-    proxy.close()
-    _server_loop.run(runner.cleanup())
+    runner, url = loop.run(start())
+    proxy = CountingProxy(loop, url)
+    try:
+        yield HttpStore(proxy, root)
+    finally:
+        proxy.close()
+        loop.run(runner.cleanup())
 
 
-@pytest.fixture(scope="session")
-def _s3_backend(_server_loop: _LoopThread) -> Iterator[S3Store]:
-    _require("s3")
+@contextlib.contextmanager
+def running_s3(loop: ServerLoop) -> Iterator[S3Store]:
+    """moto's S3 server, behind its proxy."""
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request on stderr
@@ -472,7 +501,7 @@ def _s3_backend(_server_loop: _LoopThread) -> Iterator[S3Store]:
     server.start()
     host, port = server.get_host_and_port()
     backend = f"http://{host}:{port}"
-    proxy = CountingProxy(_server_loop, backend)
+    proxy = CountingProxy(loop, backend)
     try:
         yield S3Store(proxy, backend)
     finally:
@@ -480,13 +509,13 @@ def _s3_backend(_server_loop: _LoopThread) -> Iterator[S3Store]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def _gcs_backend(_server_loop: _LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsStore]:
-    _require("gcs")
+@contextlib.contextmanager
+def running_gcs(loop: ServerLoop, workdir: Path) -> Iterator[GcsStore]:
+    """fake-gcs-server (in memory, its log in ``workdir``), behind its proxy."""
     port = _free_port()
     backend = f"http://127.0.0.1:{port}"
-    proxy = CountingProxy(_server_loop, backend)
-    log = tmp_path_factory.mktemp("gcs-store") / "fake-gcs-server.log"
+    proxy = CountingProxy(loop, backend)
+    log = workdir / "fake-gcs-server.log"
     with open(log, "wb") as log_file:
         process = subprocess.Popen(
             [
@@ -512,6 +541,34 @@ def _gcs_backend(_server_loop: _LoopThread, tmp_path_factory: pytest.TempPathFac
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def _server_loop() -> Iterator[ServerLoop]:
+    loop = ServerLoop()
+    yield loop
+    loop.stop()
+
+
+@pytest.fixture(scope="session")
+def _http_backend(_server_loop: ServerLoop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpStore]:
+    _require("http")
+    with running_http(_server_loop, tmp_path_factory.mktemp("http-store")) as store:
+        yield store
+
+
+@pytest.fixture(scope="session")
+def _s3_backend(_server_loop: ServerLoop) -> Iterator[S3Store]:
+    _require("s3")
+    with running_s3(_server_loop) as store:
+        yield store
+
+
+@pytest.fixture(scope="session")
+def _gcs_backend(_server_loop: ServerLoop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsStore]:
+    _require("gcs")
+    with running_gcs(_server_loop, tmp_path_factory.mktemp("gcs-store")) as store:
+        yield store
 
 
 def _fresh(store: Store) -> Iterator[Store]:

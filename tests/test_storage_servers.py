@@ -92,6 +92,16 @@ def test_latency_is_added_to_every_request_and_concurrency_is_measured(remote_st
     assert remote_store.proxy.latency == 0
 
 
+def test_forbidden_is_not_retried(remote_store: Store, placed: str) -> None:
+    fs = remote_store.filesystem()
+    remote_store.proxy.inject("403", when=lambda r: r.method == "GET")
+    # fsspec's HTTP filesystem raises aiohttp's error, s3fs PermissionError, gcsfs OSError.
+    with pytest.raises((aiohttp.ClientResponseError, OSError)):
+        fs.cat_file(placed, start=0, end=1_000)
+    (refused,) = gets(remote_store)
+    assert (refused.status, refused.fault) == (403, "403")
+
+
 @pytest.mark.parametrize("kind", ["500", "503"])
 def test_server_errors_are_answered_by_the_proxy(remote_store: Store, placed: str, payload: bytes, kind: str) -> None:
     fs = remote_store.filesystem()
@@ -168,6 +178,11 @@ def test_multipart_uploads_pass_through_the_proxy(request: pytest.FixtureRequest
 def test_span_reads_single_byte_ranges() -> None:
     assert ProxiedRequest("GET", "/", "bytes=5-9").span == (5, 10)
     assert ProxiedRequest("GET", "/", "bytes=5-").span == (5, None)
+    assert ProxiedRequest("GET", "/", "bytes=-100").span == (-100, None)
+    assert ProxiedRequest("GET", "/", "bytes=5-").open_ended
+    assert not ProxiedRequest("GET", "/", "bytes=-100").open_ended
+    assert not ProxiedRequest("GET", "/", "bytes=5-9").open_ended
+    assert not ProxiedRequest("GET", "/", None).open_ended
     assert ProxiedRequest("GET", "/", None).span is None
     with pytest.raises(ValueError):
         ProxiedRequest("GET", "/", "bytes=0-1,5-9").span
