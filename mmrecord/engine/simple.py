@@ -169,6 +169,16 @@ def indexed_record_spans(src, chunks, footer_offset: int, which, verify: bool,
                 src, chunks, footer_offset, which[i], verify)
 
 
+@njit(inline="always")
+def _group_lengths(sizes, group_bounds, g: int):
+    """Group ``g``'s raw sizes blob length (its records' varints) and values length."""
+    sizes_len = varint_size(sizes[group_bounds[g]:group_bounds[g + 1]])
+    values_len = np.int64(0)
+    for r in range(group_bounds[g], group_bounds[g + 1]):
+        values_len += np.int64(sizes[r])
+    return sizes_len, values_len
+
+
 @njit(cache=True, nogil=True)
 def encode_snappy_chunks(values, sizes, group_bounds, codec_id: int, level: int):
     """Simple-chunk data compressed with snappy, for consecutive groups of records, in one call.
@@ -182,10 +192,7 @@ def encode_snappy_chunks(values, sizes, group_bounds, codec_id: int, level: int)
     room = np.int64(0)
     most_sizes = np.int64(0)
     for g in range(groups):
-        sizes_len = varint_size(sizes[group_bounds[g]:group_bounds[g + 1]])
-        values_len = np.int64(0)
-        for r in range(group_bounds[g], group_bounds[g + 1]):
-            values_len += np.int64(sizes[r])
+        sizes_len, values_len = _group_lengths(sizes, group_bounds, g)
         room += 31 + snappy_max_length(sizes_len) + snappy_max_length(values_len)
         most_sizes = max(most_sizes, sizes_len)
     data = np.empty(room, np.uint8)
@@ -205,9 +212,7 @@ def encode_snappy_chunks(values, sizes, group_bounds, codec_id: int, level: int)
         pos = write_varint(data, pos + 1, blob_len)
         copy_bytes(data, pos, sizes_blob, 0, blob_len)
         pos += blob_len
-        values_len = np.int64(0)
-        for r in range(len(group)):
-            values_len += np.int64(group[r])
+        values_len = _group_lengths(sizes, group_bounds, g)[1]
         pos = write_varint(data, pos, values_len)
         pos = snappy_compress_into(values, source, source + values_len, data, pos, level, table)
         source += values_len
@@ -229,10 +234,7 @@ def encode_uncompressed_chunks(values, sizes, group_bounds):
     bounds[0] = 0
     total = np.int64(0)
     for g in range(groups):
-        sizes_len = varint_size(sizes[group_bounds[g]:group_bounds[g + 1]])
-        values_len = np.int64(0)
-        for r in range(group_bounds[g], group_bounds[g + 1]):
-            values_len += np.int64(sizes[r])
+        sizes_len, values_len = _group_lengths(sizes, group_bounds, g)
         total += 1 + varint_length(sizes_len) + sizes_len + values_len
         bounds[g + 1] = total
     data = np.empty(total, np.uint8)

@@ -95,6 +95,23 @@ def _grow(a, need):
 
 
 @njit(inline="always")
+def _encoded_tag(node, subtype, node_etags, etag_node, etag_subtype, num_etags):
+    """The encoded tag of ``node`` with ``subtype``, numbered when first seen.
+
+    Returns it with the tables of encoded tags (grown when full) and their count.
+    """
+    etag_slot = node * NUM_SUBTYPES + subtype
+    if node_etags[etag_slot] < 0:
+        etag_node = _grow(etag_node, num_etags + 1)
+        etag_subtype = _grow(etag_subtype, num_etags + 1)
+        node_etags[etag_slot] = num_etags
+        etag_node[num_etags] = node
+        etag_subtype[num_etags] = subtype
+        num_etags += 1
+    return node_etags[etag_slot], etag_node, etag_subtype, num_etags
+
+
+@njit(inline="always")
 def canonical_varint_end(src, pos, end, max_length):
     """End of the canonical varint of at most ``max_length`` bytes at ``src[pos:end]``; -1 if none.
 
@@ -300,29 +317,15 @@ def split_records(values, bounds, first, stop):
                 parent = group_parents[depth_groups]
 
             # -- record the encoded tag (and the submessage's end tag right after its start)
-            etag_slot = node * NUM_SUBTYPES + subtype
-            if node_etags[etag_slot] < 0:
-                if num_etags == len(etag_node):
-                    etag_node = _grow(etag_node, num_etags + 2)
-                    etag_subtype = _grow(etag_subtype, num_etags + 2)
-                node_etags[etag_slot] = num_etags
-                etag_node[num_etags] = node
-                etag_subtype[num_etags] = subtype
-                num_etags += 1
+            etag, etag_node, etag_subtype, num_etags = _encoded_tag(
+                node, subtype, node_etags, etag_node, etag_subtype, num_etags)
             encoded_tags = _grow(encoded_tags, num_encoded + 1)
-            encoded_tags[num_encoded] = node_etags[etag_slot]
+            encoded_tags[num_encoded] = etag
             num_encoded += 1
             if descend:
-                etag_slot = node * NUM_SUBTYPES + SUBMESSAGE_END
-                if node_etags[etag_slot] < 0:
-                    if num_etags == len(etag_node):
-                        etag_node = _grow(etag_node, num_etags + 1)
-                        etag_subtype = _grow(etag_subtype, num_etags + 1)
-                    node_etags[etag_slot] = num_etags
-                    etag_node[num_etags] = node
-                    etag_subtype[num_etags] = SUBMESSAGE_END
-                    num_etags += 1
-                frame_end_etag[depth_frames] = node_etags[etag_slot]
+                etag, etag_node, etag_subtype, num_etags = _encoded_tag(
+                    node, SUBMESSAGE_END, node_etags, etag_node, etag_subtype, num_etags)
+                frame_end_etag[depth_frames] = etag
                 frame_parent[depth_frames] = parent
                 frame_limit[depth_frames] = limit
                 depth_frames += 1
