@@ -188,8 +188,10 @@ class ReaderOptions:
     """Parsed reader options.
 
     ``readahead_buffer_size`` bounds the bytes decoded ahead during sequential
-    reads; ``max_parallelism`` sizes the thread pool of batch and sequential
-    reads (0 reads on the calling thread); ``footer_prefetch_bytes`` is how
+    reads; ``max_parallelism`` bounds the decoders running ahead of sequential
+    reads (0: none, they decode on the calling thread) and the threads one
+    batch call uses (at 0, all for compressed chunks that are not tiny, as the
+    reference's batch reads use its pool); ``footer_prefetch_bytes`` is how
     much of a remote object's tail opening reads in one request (the
     postscript and, usually, the footer); ``index_storage_option`` is accepted
     for compatibility (the index always lives in memory, at 16 bytes a

@@ -30,6 +30,8 @@ from .storage import Location, RemoteConfig, open_source
 
 # Decoded chunks kept for files whose chunks hold more than one record.
 CHUNK_CACHE_SIZE = 16
+#: With max_parallelism:0, batch calls use the pool for compressed chunks of at least this many stored bytes.
+PARALLEL_CHUNK_BYTES = 512
 # Batches smaller than this are read on the calling thread: a pool task costs more.
 MIN_PARALLEL_BATCH = 64
 # Records a thread takes at a time when several fill one batch, or check its chunks.
@@ -200,6 +202,13 @@ class ArrayRecordReader:
         # Where each chunk begins, and where the last one must end: a chunk's bytes to fetch.
         self._bounds = np.append(self._index.offsets, np.int64(self._footer_offset))
         codec = _file_codec(meta.writer_options)
+        # Threads one batch call may use. The reference's batch reads use its whole pool
+        # whatever max_parallelism says (that bounds its decoders reading ahead), so at 0,
+        # its setting for random access, batches go parallel here too where decoding is
+        # the work: compressed chunks that are not tiny (copies cost less than a hand-off).
+        decoding = codec is None or codec.codec_id != 0
+        self._batch_threads = min(self.options.max_parallelism, CPUS) if self.options.max_parallelism else (
+            CPUS if decoding and self._index.stored_bytes_per_chunk >= PARALLEL_CHUNK_BYTES else 1)
         # The compressed codec whose records kernels decode; None when there is none.
         self._kernel_codec = codec if codec is not None and codec.codec_id and codec.kernel_decoder() else None
         self._kernel_codec_id = self._kernel_codec.codec_id if self._kernel_codec else -1
@@ -451,7 +460,7 @@ class ArrayRecordReader:
         pool thread that starts late finds less to do, or nothing. Returns
         every call's result, this thread's first.
         """
-        helpers = min(self.options.max_parallelism, CPUS) - 1 if parallel else 0
+        helpers = self._batch_threads - 1 if parallel else 0
         others = [beside(work) for _ in range(helpers)]
         try:
             mine = work()
@@ -484,7 +493,7 @@ class ArrayRecordReader:
         return fill, len(starts)
 
     def _run_split(self, work, count: int, grain: int = 0) -> None:
-        """Run ``work(lo, hi)`` over ``range(count)`` in parts, on up to ``max_parallelism`` threads.
+        """Run ``work(lo, hi)`` over ``range(count)`` in parts, on up to :attr:`_batch_threads` threads.
 
         The calling thread works too, taking parts alongside the pool's tasks
         (a hand-off to the pool costs about as much as a small part). There is
@@ -492,7 +501,7 @@ class ArrayRecordReader:
         then parts that alternate between kernels and Python code interleave,
         one thread holding the GIL while another runs a kernel.
         """
-        threads = min(self.options.max_parallelism, count, CPUS)
+        threads = min(self._batch_threads, count)
         if threads <= 1 or count < 4:
             work(0, count)
             return
