@@ -207,6 +207,9 @@ class ArrayRecordReader:
         # its setting for random access, batches go parallel here too where decoding is
         # the work: compressed chunks that are not tiny (copies cost less than a hand-off).
         decoding = codec is None or codec.codec_id != 0
+        # Sequential reads decode ahead on the pool unless there is no decoding: checking
+        # and cutting uncompressed chunks costs less on the reading thread than a hand-off.
+        self._decode_ahead = self.options.max_parallelism > 0 and decoding
         self._batch_threads = min(self.options.max_parallelism, CPUS) if self.options.max_parallelism else (
             CPUS if decoding and self._index.stored_bytes_per_chunk >= PARALLEL_CHUNK_BYTES else 1)
         # The compressed codec whose records kernels decode; None when there is none.
@@ -721,8 +724,8 @@ class ArrayRecordReader:
         ``READ_PART_BYTES`` stored bytes each (small first parts hand out the
         first records soon); up to ``readahead_buffer_size`` bytes of parts,
         and at least one per thread, are in flight while the records of the
-        first are handed out (``max_parallelism:0``: one part at a time, on the
-        calling thread). Chunks of one record are read as batches (the kernel
+        first are handed out (``max_parallelism:0``, or uncompressed chunks:
+        one part at a time, on the calling thread). Chunks of one record are read as batches (the kernel
         path); larger chunks are decoded on the pool and cut into ``bytes``
         here, so that the pool's threads never wait for the GIL.
         """
@@ -742,7 +745,7 @@ class ArrayRecordReader:
                 return [self._decode_chunk(k) for k in range(*part)]
         if self._remote is not None:
             parts = self._prefetching(parts)
-        if self.options.max_parallelism == 0:
+        if not self._decode_ahead:
             results: Iterable = map(read, parts)
         else:
             results = self._ahead(read, parts, max(self.options.max_parallelism,
