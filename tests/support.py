@@ -102,3 +102,17 @@ def text_bytes(n: int, seed: int) -> bytes:
     while len(out) < n:
         out += rng.choice(words) + rng.randbytes(rng.randrange(3))
     return bytes(out[:n])
+
+
+def fail_groups_containing(monkeypatch, marker: bytes = b"bad") -> None:
+    """Make the writer's chunk encoding raise MemoryError for any group holding a record with ``marker``."""
+    from mmrecord import writer as writer_module
+
+    real = writer_module.encode_simple_chunks
+
+    def flaky(groups, *args, **kwargs):
+        if any(marker in group for group in groups):
+            raise MemoryError("codec ran out of memory")
+        return real(groups, *args, **kwargs)
+
+    monkeypatch.setattr(writer_module, "encode_simple_chunks", flaky)

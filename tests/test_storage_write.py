@@ -17,6 +17,7 @@ import fsspec
 from fsspec.implementations.memory import MemoryFileSystem
 import pytest
 from storage_servers import Store
+from support import fail_groups_containing
 
 import mmrecord
 from mmrecord import cli
@@ -105,16 +106,7 @@ def test_an_exception_in_the_with_block_leaves_no_object(store: Store, private_t
 def test_a_record_that_fails_to_encode_uploads_nothing(
     store: Store, private_tempdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mmrecord import writer as writer_module
-
-    real = writer_module.encode_simple_chunks
-
-    def flaky(groups, *args, **kwargs):
-        if any(b"bad" in group for group in groups):
-            raise MemoryError("codec ran out of memory")
-        return real(groups, *args, **kwargs)
-
-    monkeypatch.setattr(writer_module, "encode_simple_chunks", flaky)
+    fail_groups_containing(monkeypatch)
     url = store.url("write/bad-record.array_record")
     writer = mmrecord.ArrayRecordWriter(url, "group_size:2,max_parallelism:1", storage_options=store.storage_options)
     writer.write_many([b"a", b"b", b"c", b"bad"])

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from support import manifest, records_from_recipe, sha256_file
+from support import fail_groups_containing, manifest, records_from_recipe, sha256_file
 
 import mmrecord
 from mmrecord.errors import InvalidOptionsError
@@ -109,16 +109,7 @@ def test_parallel_encoding_keeps_order(tmp_path, parallelism):
 
 def test_failed_chunk_still_leaves_a_valid_file(tmp_path, monkeypatch):
     """A codec failure mid-file keeps every record before the failed group."""
-    from mmrecord import writer as writer_module
-
-    real = writer_module.encode_simple_chunks
-
-    def flaky(groups, *args, **kwargs):
-        if any(b"bad" in group for group in groups):
-            raise MemoryError("codec ran out of memory")
-        return real(groups, *args, **kwargs)
-
-    monkeypatch.setattr(writer_module, "encode_simple_chunks", flaky)
+    fail_groups_containing(monkeypatch)
     path = tmp_path / "failing.array_record"
     writer = mmrecord.ArrayRecordWriter(path, "group_size:2,max_parallelism:1")
     writer.write_many([b"a", b"b", b"c", b"bad", b"e", b"f"])
