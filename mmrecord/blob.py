@@ -26,13 +26,14 @@ def decompress_payload(codec_id: int, payload: np.ndarray, size: int, what: str,
     (:meth:`~mmrecord.codecs.Codec.decompress_prefix`) returns ``prefix`` to
     ``size`` bytes.
     """
+    if codec_id != 0 and prefix is not None and prefix < size:
+        out = _decompress(get_codec_by_id(codec_id).decompress_prefix, payload, size, what, prefix)
+        if out is not None:
+            if not prefix <= len(out) <= size:
+                raise CorruptRecordError(f"{what} decompressed to {len(out)} bytes, expected {prefix} of {size}")
+            return out
     if codec_id == 0:
         out = payload
-    elif prefix is not None and prefix < size:
-        out = _decompress(get_codec_by_id(codec_id).decompress_prefix, payload, size, what, prefix)
-        if not prefix <= len(out) <= size:
-            raise CorruptRecordError(f"{what} decompressed to {len(out)} bytes, expected {prefix} of {size}")
-        return out
     else:
         codec = get_codec_by_id(codec_id)
         decoder = codec.kernel_decoder()

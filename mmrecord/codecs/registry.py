@@ -80,14 +80,15 @@ class Codec(abc.ABC):
         """Decompress a bytes-like object into exactly ``decoded_size`` bytes, or raise."""
 
     def decompress_prefix(self, data: Any, decoded_size: int, prefix: int) -> Any:
-        """The first ``prefix`` bytes, at least, of a stream that decodes to ``decoded_size`` bytes.
+        """The first ``prefix`` bytes, at least, of a stream that decodes to ``decoded_size`` bytes, or ``None``.
 
         Random reads of chunks holding many records decode only as far as the
         last record they need; a codec that can stop a stream early says so
         here and returns a bytes-like object of ``prefix`` to ``decoded_size``
-        bytes, the decoded stream's start. The default decodes it all.
+        bytes, the decoded stream's start. The default, ``None``, says it
+        cannot: the stream is then decoded whole the usual way.
         """
-        return self.decompress(data, decoded_size)
+        return None
 
     def encode_chunks(self, values: np.ndarray, sizes: np.ndarray, group_bounds: np.ndarray,
                       level: int | None, window_log: int | None) -> tuple[np.ndarray, np.ndarray] | None:
