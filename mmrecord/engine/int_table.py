@@ -53,3 +53,18 @@ def insert(keys, values, count, at, key, value):
                 keys[j] = old_keys[i]
                 values[j] = old_values[i]
     return keys, values, count
+
+
+@njit(inline="always")
+def number(keys, values, count, key):
+    """``key``'s number in a table numbering keys in order of first sight: ``(number, added, keys, values, count)``.
+
+    A key not seen before gets ``count`` (and ``added`` is true); the returned
+    arrays may be new, as with :func:`insert`.
+    """
+    at = slot(keys, key)
+    if keys[at] == key:
+        return values[at], False, keys, values, count
+    value = count
+    keys, values, count = insert(keys, values, count, at, key, value)
+    return value, True, keys, values, count

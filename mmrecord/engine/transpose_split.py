@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .int_table import insert, new_table, slot
+from .int_table import new_table, number
 
 # Reserved message ids (Riegeli's MessageId): parents of the special nodes.
 NOOP_ID = 0
@@ -249,13 +249,9 @@ def split_records(values, bounds, first, stop):
         # Each pass of this loop handles one field (or the record's own start tag, first).
         while True:
             # -- the node of (parent, tag) and its encoded tag for `subtype` ---------
-            key = (parent << 32) | tag
-            at = slot(node_keys, key)
-            if node_keys[at] == key:
-                node = node_values[at]
-            else:
-                node = num_nodes
-                node_keys, node_values, num_nodes = insert(node_keys, node_values, num_nodes, at, key, node)
+            node, added, node_keys, node_values, num_nodes = number(
+                node_keys, node_values, num_nodes, (parent << 32) | tag)
+            if added:
                 if node == len(node_parent):
                     node_parent = _grow(node_parent, node + 1)
                     node_tag = _grow(node_tag, node + 1)

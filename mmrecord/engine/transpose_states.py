@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .int_table import insert, new_table, slot
+from .int_table import new_table, number
 from .transpose_split import _grow
 
 #: Transitions are one byte values 0..MAX_TRANSITION (shifted left by 2; the low
@@ -92,13 +92,8 @@ def collect_transitions(encoded_tags, num_encoded, num_etags):
     for i in range(num_encoded - 1, 0, -1):
         src = np.int64(encoded_tags[i])
         dst = np.int64(encoded_tags[i - 1])
-        key = (src << 32) | dst
-        at = slot(edge_keys, key)
-        if edge_keys[at] == key:
-            e = edge_values[at]
-        else:
-            e = num_edges
-            edge_keys, edge_values, num_edges = insert(edge_keys, edge_values, num_edges, at, key, e)
+        e, added, edge_keys, edge_values, num_edges = number(edge_keys, edge_values, num_edges, (src << 32) | dst)
+        if added:
             if e == len(edge_src):
                 edge_src = _grow(edge_src, e + 1)
                 edge_dst = _grow(edge_dst, e + 1)
