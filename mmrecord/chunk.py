@@ -18,6 +18,7 @@ from .codecs import Codec
 from .engine import framing, simple
 from .engine.blocks import chunk_end
 from .engine.gather import sizes_to_bounds
+from .engine.pybytes import bytes_list
 from .engine.varint import (
     decode_varints_into,
     encode_varint,
@@ -67,10 +68,7 @@ class ChunkRecords:
 
     def records(self, ks: np.ndarray) -> list[bytes]:
         """Records ``ks`` (in that order), each copied straight from the values (no whole-chunk copy first)."""
-        if len(ks) == 1:
-            return [self.record(int(ks[0]))]
-        values, starts, stops = memoryview(self.values), self.bounds[ks].tolist(), self.bounds[ks + 1].tolist()
-        return [values[a:b].tobytes() for a, b in zip(starts, stops)]
+        return bytes_list(self.values, self.bounds[ks], self.bounds[ks + 1])
 
 
 def _read(src: np.ndarray, begin: int, limit: int, verify: bool):

@@ -92,10 +92,15 @@ class ChunkIndex:
         """What the footer says chunk ``k`` holds: ``(records, decoded size)``."""
         return self.chunk_records(k), int(self.sizes[k])
 
-    def record_counts(self) -> np.ndarray:
-        """How many records each chunk holds (int64)."""
-        firsts = np.arange(len(self), dtype=np.int64) * self.group_size if self._first is None else self._first
-        return np.diff(np.append(firsts, np.int64(self.num_records)))
+    def record_counts(self, first: int = 0, end: int | None = None) -> np.ndarray:
+        """How many records each chunk holds (int64): chunks ``first`` to ``end`` (the last by default)."""
+        end = len(self) if end is None else end
+        if self._first is None:
+            firsts = np.arange(first, end, dtype=np.int64) * self.group_size
+        else:
+            firsts = self._first[first:end]
+        following = self.first_record(end) if end < len(self) else self.num_records
+        return np.diff(np.append(firsts, np.int64(following)))
 
     def first_record(self, k: int) -> int:
         """Index of the first record of chunk ``k``."""

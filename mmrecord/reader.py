@@ -5,6 +5,7 @@ from __future__ import annotations
 import operator
 import os
 import threading
+import time
 from collections import OrderedDict, deque
 from concurrent.futures import wait
 from itertools import islice
@@ -16,7 +17,9 @@ from .chunk import ChunkRecords, read_chunk_records, record_at
 from .codecs import Codec
 from .engine.blocks import BLOCK_SIZE
 from .engine.gather import COPY, DECODE, EXTRA, fill_records_shared
+from .engine.pybytes import bytes_list_from_two
 from .engine.simple import (
+    decode_chunks,
     indexed_record_into,
     indexed_record_span,
     indexed_record_spans,
@@ -32,6 +35,8 @@ from .storage import Location, RemoteConfig, open_source
 CHUNK_CACHE_SIZE = 16
 #: With max_parallelism:0, batch calls use the pool for compressed chunks of at least this many stored bytes.
 PARALLEL_CHUNK_BYTES = 512
+#: … and for uncompressed chunks of at least this many (each is hashed, and joined when cut by block headers).
+PARALLEL_COPY_CHUNK_BYTES = 64 << 10
 # Batches smaller than this are read on the calling thread: a pool task costs more.
 MIN_PARALLEL_BATCH = 64
 # Records a thread takes at a time when several fill one batch, or check its chunks.
@@ -47,6 +52,10 @@ PART_RECORDS = 2048
 # thread's scratch buffer, which grows up to this size; longer ones get a buffer
 # of their own.
 SCRATCH_LIMIT = 8 << 20
+
+
+#: The iterator over a run with no record left (one, shared: ``read()`` then reads beyond the run).
+_EXHAUSTED: Iterator[bytes] = iter(())
 
 
 class _Scratch(threading.local):
@@ -138,12 +147,14 @@ class ArrayRecordReader:
         if file_reader_buffer_size is not None:
             operator.index(file_reader_buffer_size)
         self._verify = self.options.verify_checksums
-        self._cursor = 0
-        # read(): the run of decoded records in hand (record _run_first is _run[0]), the
-        # stream of runs it came from when reading in order, the record a lone read
-        # returned last, and, after damage ahead, the record up to which reads are lone.
+        # read(): the run of decoded records in hand (record _run_first is _run[0]) and
+        # an iterator over its records from the cursor on (so the cursor is where that
+        # iterator stands: record_index), the stream of runs it came from when reading in
+        # order, the record a lone read returned last, and, after damage ahead, the
+        # record up to which reads are lone.
         self._run: list[bytes] = []
         self._run_first = 0
+        self._run_rest: Iterator[bytes] = _EXHAUSTED
         self._runs: Iterator[tuple[int, list[bytes]]] | None = None
         self._previous = -1
         self._singles_until = 0
@@ -204,14 +215,17 @@ class ArrayRecordReader:
         codec = _file_codec(meta.writer_options)
         # Threads one batch call may use. The reference's batch reads use its whole pool
         # whatever max_parallelism says (that bounds its decoders reading ahead), so at 0,
-        # its setting for random access, batches go parallel here too where decoding is
-        # the work: compressed chunks that are not tiny (copies cost less than a hand-off).
+        # its setting for random access, batches go parallel here too where each chunk is
+        # work: compressed chunks that are not tiny, uncompressed ones long enough that
+        # hashing and joining them costs more than a hand-off.
         decoding = codec is None or codec.codec_id != 0
+        chunk_work = self._index.stored_bytes_per_chunk >= (PARALLEL_CHUNK_BYTES if decoding else
+                                                            PARALLEL_COPY_CHUNK_BYTES)
         # Sequential reads decode ahead on the pool unless there is no decoding: checking
         # and cutting uncompressed chunks costs less on the reading thread than a hand-off.
         self._decode_ahead = self.options.max_parallelism > 0 and decoding
         self._batch_threads = min(self.options.max_parallelism, CPUS) if self.options.max_parallelism else (
-            CPUS if decoding and self._index.stored_bytes_per_chunk >= PARALLEL_CHUNK_BYTES else 1)
+            CPUS if chunk_work else 1)
         # The compressed codec whose records kernels decode; None when there is none.
         self._kernel_codec = codec if codec is not None and codec.codec_id and codec.kernel_decoder() else None
         self._kernel_codec_id = self._kernel_codec.codec_id if self._kernel_codec else -1
@@ -283,6 +297,27 @@ class ArrayRecordReader:
                                       need)
         except CorruptRecordError as err:
             raise self._corrupt(err, "cannot read a data chunk", begin, k) from None
+
+    def _decode_chunks(self, first: int, end: int) -> list[ChunkRecords]:
+        """Data chunks ``first`` … ``end - 1``, read and checked as :meth:`_decode_chunk` reads them.
+
+        Compressed chunks of the kernel codec are decoded by one kernel call
+        for them all, into one buffer, so that a pool thread decoding a part
+        of the file takes the GIL twice, not a few times per chunk. Chunks
+        the kernel cannot take, from the first on, are read one by one.
+        """
+        decoded: list[ChunkRecords] = []
+        if self._kernel_codec is not None:
+            if self._remote is not None:
+                self._remote.ensure_range(int(self._bounds[first]), int(self._bounds[end]))
+            made = decode_chunks(self._src_or_raise(), self._chunks, self._footer_offset, first,
+                                 self._index.record_counts(first, end), self._verify, self._kernel_codec_id,
+                                 *self._kernel_decoder())
+            values, value_at, bounds, bound_at = (made.values, made.value_at.tolist(), made.bounds,
+                                                  made.bound_at.tolist())
+            decoded = [ChunkRecords(values[value_at[j]:value_at[j + 1]], bounds[bound_at[j]:bound_at[j + 1]])
+                       for j in range(made.decoded)]
+        return decoded + [self._decode_chunk(k) for k in range(first + len(decoded), end)]
 
     def _chunk(self, k: int, last: int) -> ChunkRecords:
         """Data chunk ``k`` decoded at least as far as its record ``last``, through a small LRU.
@@ -371,9 +406,9 @@ class ArrayRecordReader:
 
         def read_part(first: int, end: int, split: bool = False) -> None:
             values, offsets, starts, stops, how = self._single_pieces(indices[first:end], split, copy=False)
-            lo, hi, at = starts.tolist(), stops.tolist(), offsets.tolist()
-            out[first:end] = [src[lo[k]:hi[k]].tobytes() if mapped else values[at[k]:at[k + 1]].tobytes()
-                              for k, mapped in enumerate((how == COPY).tolist())]
+            mapped = how == COPY
+            out[first:end] = bytes_list_from_two(src, values, np.where(mapped, starts, offsets[:-1]),
+                                                 np.where(mapped, stops, offsets[1:]), mapped)
 
         if not parallel or len(indices) < MIN_PARALLEL_BATCH:
             read_part(0, len(indices))
@@ -646,11 +681,8 @@ class ArrayRecordReader:
         with nothing decoded ahead.
         """
         if not args:
-            at = self._cursor
-            k = at - self._run_first
-            record = self._run[k] if 0 <= k < len(self._run) else self._read_outside_run(at)
-            self._cursor = at + 1
-            return record
+            record = next(self._run_rest, None)
+            return record if record is not None else self._read_outside_run()
         if len(args) == 1:
             indices = args[0]
             if type(indices) is list and len(indices) == 1 and type(indices[0]) is int:
@@ -672,32 +704,42 @@ class ArrayRecordReader:
 
     def seek(self, i: int) -> None:
         """Move the cursor of :meth:`read` to record ``i`` (clamped to the end, as the reference)."""
-        self._cursor = min(max(int(i), 0), self._index.num_records)
+        i = min(max(int(i), 0), self._num_records)
+        if self._run_first <= i <= self._run_first + len(self._run):
+            self._run_rest = iter(self._run)
+            self._run_rest.__setstate__(i - self._run_first)  # a list iterator moves in O(1)
+        else:
+            self._run_first, self._run, self._run_rest = i, [], _EXHAUSTED
+            self._runs = None  # the stream no longer continues from the cursor
 
-    def _read_outside_run(self, at: int) -> bytes:
-        """``read()`` of record ``at`` when the run in hand lacks it: the stream's next run, or a lone record.
+    def _read_outside_run(self) -> bytes:
+        """``read()`` when the run in hand is used up: the stream's next run, or a lone record.
 
         Records in order continue the stream (started here when this record
         follows a lone read); anything else is a jump, read on its own. Damage
         in the part decoded ahead drops the stream, and reads go one record at
         a time past that part, so that every intact record still comes back.
         """
+        at = self._run_first + len(self._run)
         if at >= self._num_records:
             raise RecordIndexError(f"end of file: all {self._num_records} records were read")
-        in_order = self._runs is not None and at == self._run_first + len(self._run)
+        in_order = self._runs is not None
         if not in_order and at == self._previous + 1 and at >= self._singles_until:
             self._runs, in_order = self._runs_from(at), True
         if in_order:
             try:
                 self._run_first, self._run = next(self._runs)
-                return self._run[0]
+                self._run_rest = iter(self._run)
+                return next(self._run_rest)
             except ArrayRecordError:
                 index = self._index
                 part_chunks = max(1, READ_PART_BYTES // index.stored_bytes_per_chunk)
                 self._singles_until = at + part_chunks * max(1, index.group_size)
         self._runs = None
         self._previous = at
-        return self._one_record(at)
+        record = self._one_record(at)
+        self._run_first, self._run, self._run_rest = at + 1, [], _EXHAUSTED
+        return record
 
     def _one_record(self, i: int) -> bytes:
         """Record ``i`` (in range) on its own, the way ``reader[i]`` reads it."""
@@ -705,7 +747,7 @@ class ArrayRecordReader:
 
     def record_index(self) -> int:
         """The cursor: the index :meth:`read` returns next."""
-        return self._cursor
+        return self._run_first + len(self._run) - operator.length_hint(self._run_rest)
 
     # -- sequential ----------------------------------------------------------
 
@@ -725,9 +767,11 @@ class ArrayRecordReader:
         first records soon); up to ``readahead_buffer_size`` bytes of parts,
         and at least one per thread, are in flight while the records of the
         first are handed out (``max_parallelism:0``, or uncompressed chunks:
-        one part at a time, on the calling thread). Chunks of one record are read as batches (the kernel
-        path); larger chunks are decoded on the pool and cut into ``bytes``
-        here, so that the pool's threads never wait for the GIL.
+        one part at a time, on the calling thread, and one chunk a part when
+        chunks hold many records). Chunks of one record are read as batches
+        (the kernel path); a part of larger chunks is decoded on the pool by
+        one kernel call (:meth:`_decode_chunks`) and its chunks are cut into
+        ``bytes`` here, one at a time as the consumer reaches them.
         """
         index = self._index
         chunks = len(index)
@@ -735,14 +779,17 @@ class ArrayRecordReader:
             return
         first_chunk, skip = index.locate(start)
         stored_per_chunk = index.stored_bytes_per_chunk
-        step = max(1, READ_PART_BYTES // stored_per_chunk)
+        # Read on this thread, chunks of many records go one at a time: their records
+        # are cut while the decoded chunk is still in the cache.
+        step = 1 if not self._decode_ahead and not index.one_record_per_chunk else max(
+            1, READ_PART_BYTES // stored_per_chunk)
         parts = _growing_parts(first_chunk, chunks, step)
         if index.one_record_per_chunk:
             def read(part: tuple[int, int]) -> list:
                 return self._records(np.arange(*part, dtype=np.int64), parallel=False)
         else:
             def read(part: tuple[int, int]) -> list:
-                return [self._decode_chunk(k) for k in range(*part)]
+                return self._decode_chunks(*part)
         if self._remote is not None:
             parts = self._prefetching(parts)
         if not self._decode_ahead:
@@ -759,6 +806,11 @@ class ArrayRecordReader:
                         for n, chunk in enumerate(result))
             for run in runs:
                 if run:
+                    if self._decode_ahead:
+                        # Let a pool thread waiting for the GIL (to hand in a part, or start
+                        # the next) have it now, not after the switch interval (5 ms) of a
+                        # consumer that never blocks while it has records in hand.
+                        time.sleep(0)
                     yield first, run
                     first += len(run)
             skip = 0
@@ -803,7 +855,7 @@ class ArrayRecordReader:
     def close(self) -> None:
         """Release the file map (or remote cache). Safe to call twice."""
         self._src = None
-        self._runs, self._run = None, []
+        self._runs, self._run, self._run_rest = None, [], _EXHAUSTED
         with self._cache_lock:
             self._cache.clear()
         source = getattr(self, "_source", None)

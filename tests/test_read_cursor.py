@@ -69,16 +69,20 @@ def test_seeks_and_reads_in_any_mix(tmp_path, group):
 
 
 @pytest.mark.parametrize("reader_options", OPTIONS, ids=["default", "ra0"])
-def test_damage_ahead_costs_only_the_damaged_records(tmp_path, reader_options):
+@pytest.mark.parametrize("writer_options", ["group_size:1,uncompressed", "group_size:16,zstd:3",
+                                            "group_size:16,snappy", "group_size:16,uncompressed"])
+def test_damage_ahead_costs_only_the_damaged_records(tmp_path, reader_options, writer_options):
     """A damaged chunk in a part decoded ahead: every intact record still comes back, in order."""
-    records = [b"%05d" % i + b"x" * 400 for i in range(3000)]
+    records = [b"%05d" % i + bytes(np.random.default_rng(i).integers(97, 123, 400, dtype=np.uint8))
+               for i in range(3000)]
     path = tmp_path / "f.array_record"
-    _write(path, records, "group_size:1,uncompressed")
-    damaged = 1234
+    _write(path, records, writer_options)
     with mmrecord.ArrayRecordReader(path) as reader:
-        begin = int(reader._index.offsets[damaged])
+        group = reader.group_size
+        damaged_chunk = 1234 // group
+        begin = int(reader._index.offsets[damaged_chunk])
     data = bytearray(path.read_bytes())
-    data[begin + 60] ^= 0xFF  # inside the record's data: its hash no longer matches
+    data[begin + 60] ^= 0xFF  # inside the chunk's data: its hash no longer matches
     path.write_bytes(bytes(data))
     assert 3000 * 450 > 2 * READ_PART_BYTES // 16  # the damage sits in a part decoded ahead
     got = []
@@ -89,7 +93,8 @@ def test_damage_ahead_costs_only_the_damaged_records(tmp_path, reader_options):
             except CorruptRecordError:
                 got.append(None)
                 reader.seek(i + 1)
-    assert [i for i, record in enumerate(got) if record is None] == [damaged]
+    assert [i for i, record in enumerate(got) if record is None] == list(
+        range(damaged_chunk * group, (damaged_chunk + 1) * group))
     assert all(record == records[i] for i, record in enumerate(got) if record is not None)
 
 

@@ -9,16 +9,20 @@ needs.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
 from .framing import OK, SAME, SIMPLE_CHUNK, entry_mismatch, read_chunk
+from .gather import sizes_to_bounds
 from .memory import as_readonly, claim, copy_bytes
 from .native import decode_into
 from .snappy import compress_into as snappy_compress_into
 from .snappy import max_compressed_length as snappy_max_length
 from .snappy import new_table as new_snappy_table
 from .varint import (
+    decode_varints_into,
     encode_varints_into,
     read_varint,
     varint_length,
@@ -167,6 +171,76 @@ def indexed_record_spans(src, chunks, footer_offset: int, which, verify: bool,
         for i in range(lo, hi):
             ok[i], codec[i], pos[i], stop[i], size[i] = indexed_record_span(
                 src, chunks, footer_offset, which[i], verify)
+
+
+class DecodedChunks(NamedTuple):
+    """What :func:`decode_chunks` made: chunk ``first + j``'s values are
+    ``values[value_at[j]:value_at[j+1]]``, its record bounds (relative to those
+    values) ``bounds[bound_at[j]:bound_at[j+1]]``, for every ``j < decoded``."""
+
+    decoded: int  # chunks decoded: all asked for, or the number of the first the kernel could not take
+    values: np.ndarray
+    value_at: np.ndarray
+    bounds: np.ndarray
+    bound_at: np.ndarray
+
+
+@njit(cache=True, nogil=True)
+def decode_chunks(src, chunks, footer_offset: int, first: int, counts, verify: bool, native_codec: int,
+                  function: int, context: int) -> DecodedChunks:
+    """Check and decode data chunks ``first``, ``first + 1``, ... (``len(counts)`` of them) in one call.
+
+    ``counts[j]`` is how many records the footer says chunk ``first + j``
+    holds, and ``chunks`` (the index table) where it lies and its decoded
+    size. One call for many chunks is what lets a pool thread decode a whole
+    part of a file without taking the GIL between chunks. It stops at the
+    first chunk it cannot take (damaged, disagreeing with its entry, not a
+    simple chunk, a codec other than 0 and ``native_codec``, a payload the
+    decoder refuses): the general path reads that one, and names its problem.
+    """
+    m = len(counts)
+    value_at = np.empty(m + 1, np.int64)
+    bound_at = np.empty(m + 1, np.int64)
+    value_at[0] = 0
+    bound_at[0] = 0
+    for j in range(m):
+        value_at[j + 1] = value_at[j] + chunks[first + j, 1]
+        bound_at[j + 1] = bound_at[j] + counts[j] + 1
+    values = np.empty(value_at[m], np.uint8)
+    bounds = np.empty(bound_at[m], np.int64)
+    for j in range(m):
+        if not _decode_chunk_into(src, chunks, footer_offset, first + j, counts[j], verify, native_codec,
+                                  function, context, values, value_at[j], bounds[bound_at[j]:bound_at[j + 1]]):
+            return DecodedChunks(j, values, value_at, bounds, bound_at)
+    return DecodedChunks(m, values, value_at, bounds, bound_at)
+
+
+@njit(inline="always")
+def _decode_chunk_into(src, chunks, footer_offset: int, k: int, count: int, verify: bool, native_codec: int,
+                       function: int, context: int, values, value_pos: int, bounds) -> bool:
+    """One chunk of :func:`decode_chunks`: its values into ``values`` at ``value_pos``, its bounds into ``bounds``."""
+    begin, limit = chunk_span(chunks, footer_offset, k)
+    status, _, chunk_type, num_records, decoded, start, size, copy, codec, sp, ss, sn, vp, vs, vn = read_simple(
+        src, begin, limit, verify)
+    if status != OK or chunk_type != SIMPLE_CHUNK or vn != decoded or entry_mismatch(
+            src, begin, size, chunk_type, num_records, decoded, limit, count, chunks[k, 1]) != SAME:
+        return False
+    if codec != 0 and (codec != native_codec or function == 0):
+        return False
+    buf = as_readonly(src) if start >= 0 else as_readonly(copy)
+    sizes = np.empty(num_records, np.uint64)
+    if codec == 0:
+        if decode_varints_into(buf, sp, ss, sizes) != ss:
+            return False
+        copy_bytes(values, value_pos, buf, vp, decoded)
+    else:
+        raw = np.empty(sn, np.uint8)
+        if not decode_into(function, context, raw, 0, sn, buf, sp, ss - sp) or decode_varints_into(
+                raw, 0, sn, sizes) != sn:
+            return False
+        if not decode_into(function, context, values, value_pos, decoded, buf, vp, vs - vp):
+            return False
+    return sizes_to_bounds(sizes, decoded, bounds)
 
 
 @njit(inline="always")

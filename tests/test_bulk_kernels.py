@@ -1,0 +1,129 @@
+"""Kernels that do a whole part's work in one call: many chunks decoded, many records made ``bytes``.
+
+``decode_chunks`` must give what ``read_chunk_records`` gives chunk by chunk,
+and stop at the first chunk it cannot take (damage, a transposed chunk, a
+codec without a kernel decoder), which the general path then reads and names.
+``bytes_list`` must give exactly Python's slices, and refuse spans outside
+its buffer before making anything.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+import mmrecord
+from mmrecord.chunk import read_chunk_records
+from mmrecord.engine.pybytes import bytes_list, bytes_list_from_two
+from mmrecord.engine.simple import decode_chunks
+
+CODECS = ["uncompressed", "snappy", "zstd:3", "brotli:6"]
+
+
+def _records(n: int, seed: int = 0) -> list[bytes]:
+    """Text-like records, some long enough that chunks are cut by block headers."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(0, 3000, n)
+    sizes[::97] = 70_000
+    return [bytes(rng.integers(97, 101, int(size), dtype=np.uint8)) for size in sizes]
+
+
+def _write(path, records, options: str) -> str:
+    with mmrecord.ArrayRecordWriter(path, options) as writer:
+        writer.write_many(records)
+    return str(path)
+
+
+def _decode(reader: mmrecord.ArrayRecordReader, first: int, end: int):
+    index = reader._index
+    return decode_chunks(reader._src, index.chunks, index.footer_offset, first, index.record_counts(first, end),
+                         True, reader._kernel_codec_id, *reader._kernel_decoder())
+
+
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("group", [1, 7, 256])
+def test_decode_chunks_gives_what_each_chunk_decodes_to(tmp_path, codec, group):
+    records = _records(600)
+    path = _write(tmp_path / "f.ar", records, f"group_size:{group},{codec}")
+    with mmrecord.ArrayRecordReader(path) as reader:
+        index = reader._index
+        first, end = 1, len(index)
+        made = _decode(reader, first, end)
+        assert made.decoded == end - first
+        for j, k in enumerate(range(first, end)):
+            plain = read_chunk_records(reader._src, *index.span(k), True, index.expected(k))
+            values = made.values[made.value_at[j]:made.value_at[j + 1]]
+            bounds = made.bounds[made.bound_at[j]:made.bound_at[j + 1]]
+            assert values.tobytes() == plain.values.tobytes()
+            assert bounds.tolist() == plain.bounds.tolist()
+        start = index.first_record(first)
+        assert made.values.tobytes() == b"".join(records[start:])
+
+
+@pytest.mark.parametrize("codec", ["zstd:3", "snappy", "uncompressed"])
+def test_decode_chunks_stops_at_a_damaged_chunk(tmp_path, codec):
+    records = _records(200, seed=1)
+    path = tmp_path / "f.ar"
+    _write(path, records, f"group_size:10,{codec}")
+    with mmrecord.ArrayRecordReader(path) as reader:
+        begin = int(reader._index.offsets[5])
+    data = bytearray(path.read_bytes())
+    data[begin + 50] ^= 0x01
+    path.write_bytes(bytes(data))
+    with mmrecord.ArrayRecordReader(str(path)) as reader:
+        made = _decode(reader, 2, 12)
+        assert made.decoded == 3  # chunks 2, 3 and 4; chunk 5 is left to the general path
+        assert made.values[:made.value_at[3]].tobytes() == b"".join(records[20:50])
+
+
+def test_decode_chunks_leaves_transposed_chunks_to_the_general_path(tmp_path):
+    path = _write(tmp_path / "f.ar", [b"\x08\x01", b"\x08\x02"] * 50, "group_size:10,transpose:true,zstd:3")
+    with mmrecord.ArrayRecordReader(path) as reader:
+        assert _decode(reader, 0, 3).decoded == 0
+        assert list(reader) == [b"\x08\x01", b"\x08\x02"] * 50
+
+
+def test_decode_chunks_leaves_a_codec_without_its_decoder_to_the_general_path(tmp_path):
+    path = _write(tmp_path / "f.ar", _records(50), "group_size:10,zstd:3")
+    with mmrecord.ArrayRecordReader(path) as reader:
+        index = reader._index
+        made = decode_chunks(reader._src, index.chunks, index.footer_offset, 0, index.record_counts(0, 5),
+                             True, -1, 0, 0)
+        assert made.decoded == 0
+
+
+def test_bytes_list_gives_python_slices():
+    rng = np.random.default_rng(3)
+    buffer = rng.integers(0, 256, 10_000, dtype=np.uint8)
+    starts = np.sort(rng.integers(0, 10_000, 500))
+    stops = np.minimum(starts + rng.integers(0, 300, 500), 10_000)
+    stops[::50] = starts[::50]  # empty records
+    got = bytes_list(buffer, starts, stops)
+    raw = buffer.tobytes()
+    assert got == [raw[a:b] for a, b in zip(starts.tolist(), stops.tolist())]
+    assert all(type(record) is bytes for record in got)
+    assert sys.getrefcount(got) == 2  # the kernel handed over its one reference
+    readonly = buffer.copy()
+    readonly.flags.writeable = False
+    assert bytes_list(readonly, starts, stops) == got
+    assert bytes_list(buffer, starts[:0], stops[:0]) == []
+
+
+def test_bytes_list_from_two_takes_each_piece_from_its_buffer():
+    first = np.frombuffer(b"abcdefgh", np.uint8)
+    second = np.frombuffer(b"012345", np.uint8).copy()
+    starts, stops = np.array([0, 1, 6, 2]), np.array([3, 4, 8, 2])
+    in_first = np.array([True, False, True, False])
+    assert bytes_list_from_two(first, second, starts, stops, in_first) == [b"abc", b"123", b"gh", b""]
+
+
+@pytest.mark.parametrize("starts, stops", [([0, 5], [4, 11]), ([-1], [2]), ([3], [2]), ([0, 1], [1])])
+def test_bytes_list_refuses_spans_outside_the_buffer(starts, stops):
+    buffer = np.zeros(10, np.uint8)
+    with pytest.raises(ValueError):
+        bytes_list(buffer, np.array(starts, np.int64), np.array(stops, np.int64))
+    with pytest.raises(ValueError):
+        bytes_list_from_two(buffer, buffer[:2], np.array(starts, np.int64), np.array(stops, np.int64),
+                            np.ones(len(starts), np.bool_))
