@@ -8,6 +8,7 @@ positions are the engine's.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -18,7 +19,7 @@ from .codecs import Codec
 from .engine import framing, simple
 from .engine.blocks import chunk_end
 from .engine.gather import sizes_to_bounds
-from .engine.pybytes import bytes_list
+from .engine.pybytes import bytes_list, join_records
 from .engine.varint import (
     decode_varints_into,
     encode_varint,
@@ -166,6 +167,25 @@ def record_at(src: np.ndarray, codec_id: int, pos: int, stop: int, size: int) ->
     return record if type(record) is bytes else bytes(record)
 
 
+class _JoinScratch(threading.local):
+    """Each thread's buffer that a job's records are joined into before they are encoded."""
+
+    def __init__(self) -> None:
+        self.buffer: np.ndarray | None = None
+
+    def get(self) -> np.ndarray | None:
+        return self.buffer
+
+    def keep(self, values: np.ndarray) -> None:
+        """Keep the buffer ``values`` lies in (a new one when the old was short) for the next join."""
+        base = values.base if values.base is not None else values
+        if self.buffer is None or len(base) > len(self.buffer):
+            self.buffer = base
+
+
+_join_scratch = _JoinScratch()
+
+
 @dataclass(frozen=True)
 class EncodedChunks:
     """Data chunks ready to be framed: chunk k's data is ``data[bounds[k]:bounds[k+1]]``."""
@@ -193,11 +213,15 @@ class EncodedChunks:
 
 def encode_simple_chunks(records: Sequence[bytes], group_size: int, codec: Codec, level: int | None,
                          window_log: int | None) -> EncodedChunks:
-    """Encode records as simple chunks of ``group_size`` records (the last may hold fewer)."""
-    sizes = np.fromiter(map(len, records), np.uint64, len(records))
+    """Encode records as simple chunks of ``group_size`` records (the last may hold fewer).
+
+    The records are joined into this thread's scratch buffer: the chunks
+    made from it never refer to it.
+    """
+    values, sizes = join_records(records if type(records) is list else list(records), _join_scratch.get())
+    _join_scratch.keep(values)
     group_bounds = np.append(np.arange(0, len(records), group_size, dtype=np.int64), len(records))
-    return encode_record_values(np.frombuffer(b"".join(records), np.uint8), sizes, group_bounds,
-                                codec, level, window_log)
+    return encode_record_values(values, sizes.astype(np.uint64), group_bounds, codec, level, window_log)
 
 
 def encode_record_values(values: np.ndarray, sizes: np.ndarray, group_bounds: np.ndarray, codec: Codec,

@@ -35,6 +35,25 @@ def shared_pool() -> ThreadPoolExecutor:
     return _pool
 
 
+_in_order: ThreadPoolExecutor | None = None
+_in_order_pid = -1
+
+
+def in_order_thread() -> ThreadPoolExecutor:
+    """This process's one thread for work that must run in submission order (writers lay out and write
+    their chunks there), created on first use (again after a fork).
+
+    It is not a pool thread: its tasks may wait for pool tasks, and pool tasks never wait for it.
+    """
+    global _in_order, _in_order_pid
+    if _in_order is None or _in_order_pid != os.getpid():
+        with _lock:
+            if _in_order is None or _in_order_pid != os.getpid():
+                _in_order = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmrecord-in-order")
+                _in_order_pid = os.getpid()
+    return _in_order
+
+
 def beside(fn: Callable[..., T], *args) -> Callable[[], T]:
     """Start ``fn(*args)`` on the shared pool; return a function that gives its result.
 

@@ -16,7 +16,7 @@ import pytest
 
 import mmrecord
 from mmrecord.chunk import read_chunk_records
-from mmrecord.engine.pybytes import bytes_list, bytes_list_from_two
+from mmrecord.engine.pybytes import bytes_list, bytes_list_from_two, join_records
 from mmrecord.engine.simple import decode_chunks
 
 CODECS = ["uncompressed", "snappy", "zstd:3", "brotli:6"]
@@ -127,3 +127,23 @@ def test_bytes_list_refuses_spans_outside_the_buffer(starts, stops):
     with pytest.raises(ValueError):
         bytes_list_from_two(buffer, buffer[:2], np.array(starts, np.int64), np.array(stops, np.int64),
                             np.ones(len(starts), np.bool_))
+
+
+def test_join_records_gives_the_joined_bytes_and_sizes():
+    records = _records(300, seed=4) + [b""]
+    values, sizes = join_records(records)
+    assert values.tobytes() == b"".join(records)
+    assert sizes.tolist() == [len(r) for r in records]
+    room = np.empty(len(values) + 10, np.uint8)
+    again, _ = join_records(records, room)
+    assert np.shares_memory(again, room) and again.tobytes() == values.tobytes()
+    short = np.empty(3, np.uint8)
+    grown, _ = join_records(records, short)
+    assert not np.shares_memory(grown, short) and grown.tobytes() == values.tobytes()
+    assert join_records([])[0].size == 0
+
+
+@pytest.mark.parametrize("bad", [[b"a", "text"], [b"a", bytearray(b"b")], (b"a", b"b")])
+def test_join_records_refuses_what_is_not_a_list_of_bytes(bad):
+    with pytest.raises(TypeError):
+        join_records(bad)

@@ -94,14 +94,15 @@ def test_bad_options_raise_before_creating_file(tmp_path, options):
 
 
 @pytest.mark.parametrize("parallelism", [1, 2, 8])
-def test_parallel_encoding_keeps_order(tmp_path, parallelism):
+@pytest.mark.parametrize("codec", ["zstd:1", "uncompressed"])
+def test_parallel_encoding_keeps_order(tmp_path, parallelism, codec):
     rng = np.random.default_rng(parallelism)
     records = [rng.bytes(int(n)) for n in rng.integers(0, 5000, 3000)]
     path = tmp_path / "order.array_record"
-    with mmrecord.ArrayRecordWriter(path, f"group_size:3,zstd:1,max_parallelism:{parallelism}") as writer:
+    with mmrecord.ArrayRecordWriter(path, f"group_size:3,{codec},max_parallelism:{parallelism}") as writer:
         writer.write_many(records)
     serial = tmp_path / "serial.array_record"
-    with mmrecord.ArrayRecordWriter(serial, "group_size:3,zstd:1,max_parallelism:1") as writer:
+    with mmrecord.ArrayRecordWriter(serial, f"group_size:3,{codec},max_parallelism:1") as writer:
         writer.write_many(records)
     assert mmrecord.ArrayRecordReader(path).read_all() == records
     assert path.read_bytes() == serial.read_bytes()
@@ -119,3 +120,36 @@ def test_failed_chunk_still_leaves_a_valid_file(tmp_path, monkeypatch):
     assert mmrecord.ArrayRecordReader(path).read_all() == [b"a", b"b"]
     with pytest.raises(ValueError):
         writer.write(b"late")
+
+
+class _FailingFile:
+    """A file that fails its ``fail_at``-th write (counting from 1) and records every write it was asked for."""
+
+    def __init__(self, file, fail_at: int) -> None:
+        self.file, self.fail_at, self.calls = file, fail_at, 0
+        self.after_failure = 0
+
+    def write(self, data):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise OSError(28, "No space left on device")
+        if self.calls > self.fail_at:
+            self.after_failure += 1
+        return self.file.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+
+def test_a_failed_file_write_is_raised_and_nothing_is_written_after_it(tmp_path):
+    """Framed jobs are written on another thread: a write that fails still reaches the caller, and stops the rest."""
+    records = [bytes([i % 251]) * 3000 for i in range(4000)]  # several jobs
+    writer = mmrecord.ArrayRecordWriter(tmp_path / "f.array_record", "group_size:16,uncompressed")
+    failing = writer._writes.file = _FailingFile(writer._writes.file, fail_at=2)
+    with pytest.raises(OSError, match="No space"):
+        writer.write_many(records)
+        writer.close()
+    with pytest.raises(OSError):
+        writer.close()
+    assert not writer.is_open()
+    assert failing.calls >= 2 and failing.after_failure == 0

@@ -1,20 +1,25 @@
-"""Records cut into a list of ``bytes`` by one kernel call.
+"""Lists of ``bytes`` and NumPy buffers, each made from the other by one kernel call.
 
 Every record a reader hands out is a ``bytes`` object, and making them from
 Python costs an interpreter round per record (a slice, a view, a method
 call) on top of the allocation and copy themselves: about twice as much as
-those. These kernels build the list through CPython's C API instead (the
-same calls numba makes when it boxes a result), so they are the engine's
-only kernels that create Python objects, and its only kernels that hold the
-GIL (no ``nogil``).
+those. ``bytes_list`` builds the list through CPython's C API instead (the
+same calls numba makes when it boxes a result); ``join_records`` reads a
+writer's list of ``bytes`` the same way, into one buffer. They are the
+engine's only kernels that touch Python objects, and its only kernels that
+hold the GIL (no ``nogil``), which also keeps the list from changing under
+them.
 
 Every piece is checked against its buffer before anything is made, so a bad
 span raises ``ValueError`` and cannot read outside the buffer; a failed
-allocation raises ``MemoryError`` and leaves nothing behind.
+allocation raises ``MemoryError`` and leaves nothing behind; an item that
+is not ``bytes`` raises ``TypeError``.
 """
 
 from __future__ import annotations
 
+import numpy as np
+from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import box, intrinsic, models, register_model
@@ -127,3 +132,93 @@ def bytes_list_from_two(first, second, starts, stops, in_first):
         if not _put_bytes(out, k, first if in_first[k] else second, starts[k], stops[k]):
             return _release(out)
     return out
+
+
+# --- the other way: a list of ``bytes`` joined into a buffer ------------------------------------
+
+
+@intrinsic
+def _bytes_at(typingctx, list_address, k):
+    """``(address, length)`` of the ``bytes`` at ``list[k]`` (borrowed); ``(0, -1)`` if it is not ``bytes``.
+
+    After a ``-1`` the exception CPython set is cleared: the caller raises its own.
+    """
+    result = types.UniTuple(types.int64, 2)
+
+    def codegen(context, builder, signature, args):
+        pyapi = context.get_python_api(builder)
+        address, at = args
+        records = builder.inttoptr(address, pyapi.pyobj)
+        item = pyapi.list_getitem(records, at)
+        data = cgutils.alloca_once_value(builder, cgutils.get_null_value(pyapi.cstring))
+        length = cgutils.alloca_once_value(builder, ir.Constant(pyapi.py_ssize_t, -1))
+        with builder.if_else(cgutils.is_not_null(builder, item)) as (present, absent):
+            with present:
+                ok = pyapi.bytes_as_string_and_size(item, data, length)
+                with builder.if_then(builder.not_(ok)):
+                    builder.store(ir.Constant(pyapi.py_ssize_t, -1), length)
+            with absent:
+                pass
+        with builder.if_then(builder.icmp_signed("<", builder.load(length), ir.Constant(pyapi.py_ssize_t, 0))):
+            pyapi.err_clear()
+        pair = (builder.ptrtoint(builder.load(data), ir.IntType(64)), builder.sext(builder.load(length), ir.IntType(64))
+                if pyapi.py_ssize_t.width < 64 else builder.load(length))
+        return context.make_tuple(builder, result, pair)
+
+    return result(types.int64, types.intp), codegen
+
+
+@intrinsic
+def _copy_from_address(typingctx, out, at, address, length):
+    """``out[at:at+length] = `` the ``length`` bytes at ``address`` (the caller checks that they fit)."""
+    def codegen(context, builder, signature, args):
+        array, pos, source, count = args
+        data = context.make_array(signature.args[0])(context, builder, array).data
+        cgutils.raw_memcpy(builder, builder.gep(data, [pos]), builder.inttoptr(source, data.type), count, 1)
+        return context.get_dummy_value()
+
+    return types.none(out, types.intp, types.int64, types.intp), codegen
+
+
+@njit(cache=True)
+def _record_lengths(list_address: int, count: int):
+    lengths = np.empty(count, np.int64)
+    for k in range(count):
+        _, lengths[k] = _bytes_at(list_address, k)
+        if lengths[k] < 0:
+            return lengths[:k]
+    return lengths
+
+
+@njit(cache=True)
+def _join_into(list_address: int, count: int, out) -> int:
+    pos = 0
+    for k in range(count):
+        address, length = _bytes_at(list_address, k)
+        if length < 0 or length > len(out) - pos:
+            return -1
+        _copy_from_address(out, pos, address, length)
+        pos += length
+    return pos
+
+
+def join_records(records: list[bytes], out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, sizes)``: the records' bytes one after another, and their lengths (int64).
+
+    What ``b"".join(records)`` and ``map(len, records)`` give, in one copy
+    and without a Python step per record. ``values`` is ``out[:total]`` when
+    the caller's ``out`` has room (a buffer it reuses: no fresh pages to
+    fault in), else a new array. ``records`` must be a list of ``bytes``.
+    """
+    if type(records) is not list:
+        raise TypeError(f"records must be a list of bytes, not {type(records).__name__}")
+    count = len(records)
+    sizes = _record_lengths(id(records), count)
+    if len(sizes) < count:
+        raise TypeError(f"record {len(sizes)} is {type(records[len(sizes)]).__name__}, not bytes")
+    total = int(sizes.sum())
+    if out is None or len(out) < total:
+        out = np.empty(total, np.uint8)
+    if _join_into(id(records), count, out) != total:
+        raise RuntimeError("the list of records changed while it was being joined")
+    return out[:total], sizes
