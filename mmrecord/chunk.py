@@ -71,6 +71,10 @@ class ChunkRecords:
         """Records ``ks`` (in that order), each copied straight from the values (no whole-chunk copy first)."""
         return bytes_list(self.values, self.bounds[ks], self.bounds[ks + 1])
 
+    def records_from(self, first: int) -> list[bytes]:
+        """Records ``first`` to the chunk's last, as :meth:`records` gives them."""
+        return bytes_list(self.values, self.bounds[first:-1], self.bounds[first + 1:])
+
 
 def _read(src: np.ndarray, begin: int, limit: int, verify: bool):
     """``read_simple`` with its status turned into an exception."""

@@ -95,12 +95,13 @@ class ChunkIndex:
     def record_counts(self, first: int = 0, end: int | None = None) -> np.ndarray:
         """How many records each chunk holds (int64): chunks ``first`` to ``end`` (the last by default)."""
         end = len(self) if end is None else end
-        if self._first is None:
-            firsts = np.arange(first, end, dtype=np.int64) * self.group_size
-        else:
-            firsts = self._first[first:end]
+        if self._first is None:  # uniform groups: all full but the file's last
+            counts = np.full(max(0, end - first), self.group_size, np.int64)
+            if end == len(self) and len(counts):
+                counts[-1] = self.num_records - (end - 1) * self.group_size
+            return counts
         following = self.first_record(end) if end < len(self) else self.num_records
-        return np.diff(np.append(firsts, np.int64(following)))
+        return np.diff(np.append(self._first[first:end], np.int64(following)))
 
     def first_record(self, k: int) -> int:
         """Index of the first record of chunk ``k``."""

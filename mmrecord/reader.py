@@ -802,8 +802,7 @@ class ArrayRecordReader:
             if index.one_record_per_chunk:
                 runs: Iterable[list[bytes]] = (result,)
             else:  # bytes cut one chunk at a time, as the consumer reaches it
-                runs = (chunk.records(np.arange(skip if n == 0 else 0, chunk.num_records))
-                        for n, chunk in enumerate(result))
+                runs = (chunk.records_from(skip if n == 0 else 0) for n, chunk in enumerate(result))
             for run in runs:
                 if run:
                     if self._decode_ahead:
