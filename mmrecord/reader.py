@@ -54,7 +54,9 @@ PART_RECORDS = 2048
 SCRATCH_LIMIT = 8 << 20
 
 
-#: The iterator over a run with no record left (one, shared: ``read()`` then reads beyond the run).
+#: A run of no records, and the iterator over a run with no record left (one each, shared:
+#: ``read()`` then goes beyond the run).
+_NO_RUN: tuple = ()
 _EXHAUSTED: Iterator[bytes] = iter(())
 
 
@@ -149,12 +151,13 @@ class ArrayRecordReader:
         self._verify = self.options.verify_checksums
         # read(): the run of decoded records in hand (record _run_first is _run[0]) and
         # an iterator over its records from the cursor on (so the cursor is where that
-        # iterator stands: record_index), the stream of runs it came from when reading in
-        # order, the record a lone read returned last, and, after damage ahead, the
-        # record up to which reads are lone.
-        self._run: list[bytes] = []
+        # iterator stands, or where seek() put it: record_index), the stream of runs it
+        # came from when reading in order, the record a lone read returned last, and,
+        # after damage ahead, the record up to which reads are lone.
+        self._run: list[bytes] | tuple = _NO_RUN
         self._run_first = 0
         self._run_rest: Iterator[bytes] = _EXHAUSTED
+        self._sought: int | None = None  # where seek() put the cursor, until the next read()
         self._runs: Iterator[tuple[int, list[bytes]]] | None = None
         self._previous = -1
         self._singles_until = 0
@@ -704,26 +707,29 @@ class ArrayRecordReader:
 
     def seek(self, i: int) -> None:
         """Move the cursor of :meth:`read` to record ``i`` (clamped to the end, as the reference)."""
-        i = min(max(int(i), 0), self._num_records)
-        if self._run_first <= i <= self._run_first + len(self._run):
-            self._run_rest = iter(self._run)
-            self._run_rest.__setstate__(i - self._run_first)  # a list iterator moves in O(1)
-        else:
-            self._run_first, self._run, self._run_rest = i, [], _EXHAUSTED
-            self._runs = None  # the stream no longer continues from the cursor
+        self._sought = min(max(int(i), 0), self._num_records)
+        self._run_rest = _EXHAUSTED  # the next read() goes to _read_outside_run, which finds the record
 
     def _read_outside_run(self) -> bytes:
-        """``read()`` when the run in hand is used up: the stream's next run, or a lone record.
+        """``read()`` after a seek, or when the run in hand is used up: the record at the cursor.
 
-        Records in order continue the stream (started here when this record
-        follows a lone read); anything else is a jump, read on its own. Damage
-        in the part decoded ahead drops the stream, and reads go one record at
-        a time past that part, so that every intact record still comes back.
+        A seek inside the run in hand continues it. Records in order continue
+        the stream (started here when this record follows a lone read);
+        anything else is a jump, read on its own. Damage in the part decoded
+        ahead drops the stream, and reads go one record at a time past that
+        part, so that every intact record still comes back.
         """
-        at = self._run_first + len(self._run)
+        run_end = self._run_first + len(self._run)
+        at = run_end if self._sought is None else self._sought
+        self._sought = None
+        if self._run_first <= at < run_end:
+            self._run_rest = iter(self._run)
+            self._run_rest.__setstate__(at - self._run_first)  # a list iterator moves in O(1)
+            return next(self._run_rest)
         if at >= self._num_records:
+            self._run_first, self._run = at, _NO_RUN
             raise RecordIndexError(f"end of file: all {self._num_records} records were read")
-        in_order = self._runs is not None
+        in_order = self._runs is not None and at == run_end
         if not in_order and at == self._previous + 1 and at >= self._singles_until:
             self._runs, in_order = self._runs_from(at), True
         if in_order:
@@ -738,7 +744,7 @@ class ArrayRecordReader:
         self._runs = None
         self._previous = at
         record = self._one_record(at)
-        self._run_first, self._run, self._run_rest = at + 1, [], _EXHAUSTED
+        self._run_first, self._run = at + 1, _NO_RUN
         return record
 
     def _one_record(self, i: int) -> bytes:
@@ -747,6 +753,8 @@ class ArrayRecordReader:
 
     def record_index(self) -> int:
         """The cursor: the index :meth:`read` returns next."""
+        if self._sought is not None:
+            return self._sought
         return self._run_first + len(self._run) - operator.length_hint(self._run_rest)
 
     # -- sequential ----------------------------------------------------------
@@ -854,7 +862,7 @@ class ArrayRecordReader:
     def close(self) -> None:
         """Release the file map (or remote cache). Safe to call twice."""
         self._src = None
-        self._runs, self._run, self._run_rest = None, [], _EXHAUSTED
+        self._runs, self._run, self._run_rest, self._sought = None, _NO_RUN, _EXHAUSTED, None
         with self._cache_lock:
             self._cache.clear()
         source = getattr(self, "_source", None)
