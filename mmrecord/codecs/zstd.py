@@ -78,11 +78,13 @@ class Zstd(Codec):
 
     def compress(self, data: Any, level: int | None = None, window_log: int | None = None) -> bytes:
         size = memoryview(data).nbytes
-        # A stream, even for small blobs: libzstd's one-shot call makes other frames for blobs
-        # larger than a small window (window_log 10 and 2 KB, say).
-        stream = self._compressor(level, window_log).compressobj(
-            size=size if size < _PLEDGE_BELOW else -1
-        )
+        compressor = self._compressor(level, window_log)
+        if size < _PLEDGE_BELOW:
+            # With the size pledged, the one-shot call makes the stream's frame in one call.
+            return compressor.compress(data)
+        # A stream without a pledged size: libzstd's one-shot call would pledge it, which
+        # changes the frame (and blobs larger than a small window get other frames still).
+        stream = compressor.compressobj(size=-1)
         return stream.compress(data) + stream.flush()
 
     def compress_sized(self, data: Any, level: int | None = None, window_log: int | None = None) -> bytes:
