@@ -720,12 +720,15 @@ class ArrayRecordReader:
         part, so that every intact record still comes back.
         """
         run_end = self._run_first + len(self._run)
-        at = run_end if self._sought is None else self._sought
-        self._sought = None
-        if self._run_first <= at < run_end:
-            self._run_rest = iter(self._run)
-            self._run_rest.__setstate__(at - self._run_first)  # a list iterator moves in O(1)
-            return next(self._run_rest)
+        at = self._sought
+        if at is None:
+            at = run_end
+        else:
+            self._sought = None
+            if self._run_first <= at < run_end:
+                self._run_rest = iter(self._run)
+                self._run_rest.__setstate__(at - self._run_first)  # a list iterator moves in O(1)
+                return next(self._run_rest)
         if at >= self._num_records:
             self._run_first, self._run = at, _NO_RUN
             raise RecordIndexError(f"end of file: all {self._num_records} records were read")
@@ -742,9 +745,10 @@ class ArrayRecordReader:
                 part_chunks = max(1, READ_PART_BYTES // index.stored_bytes_per_chunk)
                 self._singles_until = at + part_chunks * max(1, index.group_size)
         self._runs = None
-        self._previous = at
+        self._previous = self._run_first = at
+        self._run = _NO_RUN
         record = self._one_record(at)
-        self._run_first, self._run = at + 1, _NO_RUN
+        self._run_first = at + 1
         return record
 
     def _one_record(self, i: int) -> bytes:

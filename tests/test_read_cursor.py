@@ -106,3 +106,23 @@ def test_a_closed_reader_drops_its_stream(tmp_path):
     reader.close()
     with pytest.raises(ClosedError):
         reader.read()
+
+
+def test_a_failed_read_leaves_the_cursor_on_the_damaged_record(tmp_path):
+    records = [b"%04d" % i + b"y" * 300 for i in range(200)]
+    path = tmp_path / "f.array_record"
+    _write(path, records, "group_size:1,uncompressed")
+    with mmrecord.ArrayRecordReader(path) as reader:
+        begin = int(reader._index.offsets[120])
+    data = bytearray(path.read_bytes())
+    data[begin + 50] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with mmrecord.ArrayRecordReader(path, "readahead_buffer_size:0,max_parallelism:0") as reader:
+        reader.seek(120)
+        with pytest.raises(CorruptRecordError):
+            reader.read()
+        assert reader.record_index() == 120
+        with pytest.raises(CorruptRecordError):
+            reader.read()
+        reader.seek(121)
+        assert reader.read() == records[121] and reader.record_index() == 122
