@@ -679,7 +679,7 @@ class ArrayRecordReader:
         order (from the start, or from the second record in a row after a
         :meth:`seek`): it hands out the runs of records (a chunk's, or a part's
         at group size 1) that iteration's machinery decodes ahead from the
-        cursor, and a record of the run in hand is one list lookup. The first
+        cursor, and a record of the run in hand is one step of an iterator. The first
         record after a seek elsewhere is read the way ``reader[i]`` reads it,
         with nothing decoded ahead.
         """

@@ -97,7 +97,8 @@ class Codec(abc.ABC):
         The records are ``values`` (uint8) cut by ``sizes`` (uint64), grouped
         at ``group_bounds``; returns ``(data, bounds)``, chunk ``g``'s data
         being ``data[bounds[g]:bounds[g+1]]`` (FORMAT.md §4.1). A codec that
-        does this must give the bytes that :meth:`compress` per blob gives.
+        does this must give the bytes that :meth:`compress` per blob gives,
+        in a new array: ``values`` may be a buffer the writer reuses.
         """
         return None
 
