@@ -171,23 +171,8 @@ def record_at(src: np.ndarray, codec_id: int, pos: int, stop: int, size: int) ->
     return record if type(record) is bytes else bytes(record)
 
 
-class _JoinScratch(threading.local):
-    """Each thread's buffer that a job's records are joined into before they are encoded."""
-
-    def __init__(self) -> None:
-        self.buffer: np.ndarray | None = None
-
-    def get(self) -> np.ndarray | None:
-        return self.buffer
-
-    def keep(self, values: np.ndarray) -> None:
-        """Keep the buffer ``values`` lies in (a new one when the old was short) for the next join."""
-        base = values.base if values.base is not None else values
-        if self.buffer is None or len(base) > len(self.buffer):
-            self.buffer = base
-
-
-_join_scratch = _JoinScratch()
+# Each thread's buffer that a job's records are joined into before they are encoded.
+_join_buffer = threading.local()
 
 
 @dataclass(frozen=True)
@@ -222,8 +207,9 @@ def encode_simple_chunks(records: Sequence[bytes], group_size: int, codec: Codec
     The records are joined into this thread's scratch buffer: the chunks
     made from it never refer to it.
     """
-    values, sizes = join_records(records if type(records) is list else list(records), _join_scratch.get())
-    _join_scratch.keep(values)
+    values, sizes = join_records(records if type(records) is list else list(records),
+                                 getattr(_join_buffer, "buffer", None))
+    _join_buffer.buffer = values.base  # the buffer given, or the larger one made in its place
     group_bounds = np.append(np.arange(0, len(records), group_size, dtype=np.int64), len(records))
     return encode_record_values(values, sizes.astype(np.uint64), group_bounds, codec, level, window_log)
 

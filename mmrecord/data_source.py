@@ -65,7 +65,7 @@ import numpy as np
 
 from .errors import ArgumentTypeError, RecordIndexError
 from .options import ReaderOptions
-from .parallel import CPUS, shared_pool
+from .parallel import CPUS, named_pool, shared_pool
 from .reader import ArrayRecordReader
 from .storage import Location, RemoteConfig, display_url, expand_pattern, is_url
 from .storage.remote import wait_pool
@@ -226,27 +226,18 @@ def _expand(paths: object, locate: "Callable[[str], Location]",
 # Every live data source, so that a forked child can drop the readers it inherited.
 _live: "weakref.WeakSet[ArrayRecordDataSource]" = weakref.WeakSet()
 
-# Batches over several shards run one task per part on this pool. It is not the
-# shared pool: each part calls a reader's batch read, which itself splits work
-# over the shared pool and waits for it; a shared-pool task that waited on
-# other shared-pool tasks could wait forever once every worker did the same.
-_fanout: ThreadPoolExecutor | None = None
-_fanout_lock = threading.Lock()
-
-
 def _fanout_pool() -> ThreadPoolExecutor:
-    global _fanout
-    if _fanout is None:
-        with _fanout_lock:
-            if _fanout is None:
-                _fanout = ThreadPoolExecutor(max_workers=CPUS,
-                                             thread_name_prefix="mmrecord-source")
-    return _fanout
+    """The pool on which batches over several shards run one task per part.
+
+    It is not the shared pool: each part calls a reader's batch read, which
+    itself splits work over the shared pool and waits for it; a shared-pool
+    task that waited on other shared-pool tasks could wait forever once
+    every worker did the same.
+    """
+    return named_pool("source", CPUS)
 
 
 def _after_fork_in_child() -> None:
-    global _fanout, _fanout_lock
-    _fanout, _fanout_lock = None, threading.Lock()
     for source in list(_live):
         source._forget_readers()
 

@@ -1,9 +1,11 @@
-"""The process-wide thread pool that readers and writers share.
+"""The process's thread pools: the one readers and writers share, and the named ones beside it.
 
 One pool per process instead of one per reader: a data source over a thousand
 shards must not start a thousand pools. ``max_parallelism`` of each reader or
-writer bounds how many tasks one call splits into. A forked child gets a fresh
-pool on first use, since threads do not survive ``fork``.
+writer bounds how many tasks one call splits into. Work that waits on the
+shared pool's tasks runs on pools of its own (:func:`named_pool`), so that no
+shared-pool task waits on one queued behind it. A forked child gets fresh
+pools on first use, since threads do not survive ``fork``.
 """
 
 from __future__ import annotations
@@ -18,40 +20,47 @@ T = TypeVar("T")
 #: Threads the machine runs at once: the pool's size, and the default parallelism.
 CPUS = os.cpu_count() or 1
 
-_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-_pool_pid = -1
+_pools: dict[str, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def named_pool(name: str, workers: int) -> ThreadPoolExecutor:
+    """This process's pool called ``name`` (its threads ``mmrecord-<name>_N``), created on first use.
+
+    ``workers`` counts when it is created. A forked child starts with none
+    (:func:`_after_fork_in_child`).
+    """
+    pool = _pools.get(name)
+    if pool is None:
+        with _pools_lock:
+            pool = _pools.get(name)
+            if pool is None:
+                pool = _pools[name] = ThreadPoolExecutor(max_workers=workers,
+                                                         thread_name_prefix=f"mmrecord-{name}")
+    return pool
+
+
+def _after_fork_in_child() -> None:
+    """Drop the parent's pools, and a lock another thread may have held at the fork."""
+    global _pools, _pools_lock
+    _pools, _pools_lock = {}, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def shared_pool() -> ThreadPoolExecutor:
-    """Return this process's pool, creating it on first use (again after a fork)."""
-    global _pool, _pool_pid
-    if _pool is None or _pool_pid != os.getpid():
-        with _lock:
-            if _pool is None or _pool_pid != os.getpid():
-                _pool = ThreadPoolExecutor(max_workers=CPUS,
-                                           thread_name_prefix="mmrecord")
-                _pool_pid = os.getpid()
-    return _pool
-
-
-_in_order: ThreadPoolExecutor | None = None
-_in_order_pid = -1
+    """The pool readers and writers share, one thread per CPU."""
+    return named_pool("shared", CPUS)
 
 
 def in_order_thread() -> ThreadPoolExecutor:
-    """This process's one thread for work that must run in submission order (writers lay out and write
-    their chunks there), created on first use (again after a fork).
+    """One thread for work that must run in submission order (writers write their framed chunks there).
 
-    It is not a pool thread: its tasks may wait for pool tasks, and pool tasks never wait for it.
+    Its tasks may wait for shared-pool tasks; shared-pool tasks never wait for it.
     """
-    global _in_order, _in_order_pid
-    if _in_order is None or _in_order_pid != os.getpid():
-        with _lock:
-            if _in_order is None or _in_order_pid != os.getpid():
-                _in_order = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmrecord-in-order")
-                _in_order_pid = os.getpid()
-    return _in_order
+    return named_pool("in-order", 1)
 
 
 def beside(fn: Callable[..., T], *args) -> Callable[[], T]:

@@ -130,8 +130,9 @@ class ArrayRecordWriter:
     (see :class:`~mmrecord.options.WriterOptions`). Compressed chunks are
     encoded on a thread pool (at most ``max_parallelism`` jobs at a time),
     uncompressed ones on the calling thread, and the framed bytes are written
-    in order by a background thread. Use it as a context manager: leaving the ``with`` block, even by an
-    exception, closes the file with every record written so far.
+    in order by a background thread. Use it as a context manager: leaving
+    the ``with`` block, even by an exception, closes the file with every
+    record written so far.
 
     A codec from a plugin whose id byte is not Riegeli's (0, ``b``, ``z``,
     ``s``) makes files that only mmrecord with that plugin can read; their

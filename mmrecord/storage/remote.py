@@ -15,7 +15,6 @@ another thread is already fetching are waited for, not fetched twice.
 from __future__ import annotations
 
 import errno
-import os
 import random
 import threading
 import time
@@ -26,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ObjectChangedError, RemoteReadError
+from ..parallel import named_pool
 from .backends import async_range_reader, describe, is_changed, is_transient, object_info, version_of
 from .cache import ByteCache, Presence, Range
 
@@ -55,38 +55,16 @@ class RemoteConfig:
 # threads run read-ahead and shard opening, which wait on fetches. Kept apart,
 # no task can wait on a task queued behind it.
 IO_THREADS = 32
-_pools: dict[str, ThreadPoolExecutor] = {}
-_pools_lock = threading.Lock()
-
-
-def _pool(name: str) -> ThreadPoolExecutor:
-    pool = _pools.get(name)
-    if pool is None:
-        with _pools_lock:
-            pool = _pools.get(name)
-            if pool is None:
-                pool = _pools[name] = ThreadPoolExecutor(max_workers=IO_THREADS,
-                                                         thread_name_prefix=f"mmrecord-{name}")
-    return pool
 
 
 def fetch_pool() -> ThreadPoolExecutor:
     """Threads that each run one request of a filesystem without async reads."""
-    return _pool("fetch")
+    return named_pool("fetch", IO_THREADS)
 
 
 def wait_pool() -> ThreadPoolExecutor:
     """Threads for work that waits on fetches: read-ahead, opening many remote shards."""
-    return _pool("wait")
-
-
-def _after_fork_in_child() -> None:
-    global _pools, _pools_lock
-    _pools, _pools_lock = {}, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    return named_pool("wait", IO_THREADS)
 
 
 def plan_requests(gaps: Sequence[Range], max_gap: int, max_request: int) -> list[Range]:
