@@ -25,11 +25,18 @@ from .storage import Location
 from .storage.upload import Upload
 from .transpose_encoder import encode_transposed_chunks
 
-# A job for the pool encodes whole groups holding at least this many bytes or records.
-JOB_BYTES = 1 << 20
-JOB_RECORDS = 4096
+# A job for the pool encodes whole groups weighing at least JOB_WEIGHT, a record
+# weighing its length and RECORD_WEIGHT more (so that a job of tiny records is
+# not a million of them).
+JOB_WEIGHT = 1 << 20
+RECORD_WEIGHT = 256
 # Framed jobs being written at once (each in a buffer of its own, reused).
 WRITE_BUFFERS = 3
+
+
+def _weight(records: list[bytes]) -> int:
+    """What records weigh towards a job (see ``JOB_WEIGHT``)."""
+    return sum(map(len, records)) + RECORD_WEIGHT * len(records)
 
 
 def _as_record(record) -> bytes:
@@ -177,11 +184,14 @@ class ArrayRecordWriter:
             self._upload = Upload(location)
             self.path, target = self._upload.display, self._upload.local_path
         self._error: BaseException | None = None
-        # Records not yet handed to the pool, and their bytes.
+        # Records not yet handed to the pool, and the weight a job may still take.
         self._records: list[bytes] = []
-        self._records_bytes = 0
+        self._room = JOB_WEIGHT
         self._appending = mode == "a"
         self._wrote = False  # whether write() or write_many() was given any record
+        # Whether write() takes a record without a look at anything else: it is
+        # open, has not failed, and (when appending) has noted that it wrote.
+        self._taking = not self._appending
         self._pending: deque[Future] = deque()
         # The footer's index, 8 bytes a number (a file may have millions of chunks).
         self._offsets = array("Q")
@@ -195,7 +205,7 @@ class ArrayRecordWriter:
             self._decoded.extend(point.decoded)
             self._counts.extend(point.counts)
             self._records = point.carried
-            self._records_bytes = sum(map(len, point.carried))
+            self._room = JOB_WEIGHT - _weight(point.carried)
         else:
             try:
                 self._file = open(target, "wb")
@@ -205,29 +215,38 @@ class ArrayRecordWriter:
             except BaseException:
                 self._end_upload(publish=False)
                 raise
-        # A job holds whole groups and at least JOB_BYTES (or JOB_RECORDS records).
-        self._job_records = max(1, JOB_RECORDS // self.options.group_size) * self.options.group_size
 
     # -- writing records -----------------------------------------------------
 
     def write(self, record) -> None:
         """Append one record (bytes, bytearray, memoryview or a contiguous NumPy array)."""
-        if type(record) is not bytes:
-            record = _as_record(record)
-        if self._file is None or self._error is not None:
-            self._check_open()
+        if type(record) is not bytes or not self._taking:
+            record = self._admit(record)
         pending = self._records
         pending.append(record)
-        self._records_bytes += len(record)
-        self._wrote = True
-        # A job holds whole groups, and JOB_BYTES or a job's worth of records.
-        if (self._records_bytes >= JOB_BYTES or len(pending) >= self._job_records) \
-                and len(pending) % self.options.group_size == 0:
-            try:
-                self._submit()
-            except BaseException as exc:
-                self._error = exc
-                raise
+        self._room -= len(record) + RECORD_WEIGHT
+        if self._room <= 0:
+            self._job_full()
+
+    def _admit(self, record) -> bytes:
+        """:meth:`write`'s other path: the record as ``bytes``; refused by a closed or failed writer."""
+        self._check_open()
+        record = _as_record(record)
+        self._wrote = self._taking = True
+        return record
+
+    def _job_full(self) -> None:
+        """The records weigh a job: hand them to the pool once they are whole groups."""
+        missing = -len(self._records) % self.options.group_size
+        if missing:
+            # Look again after at most the records that complete the group.
+            self._room = missing * RECORD_WEIGHT
+            return
+        try:
+            self._submit()
+        except BaseException as exc:
+            self._error, self._taking = exc, False
+            raise
 
     def write_many(self, records: Iterable) -> None:
         """Append every record of an iterable."""
@@ -241,7 +260,7 @@ class ArrayRecordWriter:
         Uncompressed records are laid out on this thread: copying them costs
         less than handing them to another thread and taking them back.
         """
-        records, self._records, self._records_bytes = self._records, [], 0
+        records, self._records, self._room = self._records, [], JOB_WEIGHT
         if not records:
             return
         if self.options.max_parallelism == 1 or self.options.codec.codec_id == 0:
@@ -330,6 +349,7 @@ class ArrayRecordWriter:
         self.close()
 
     def _close_file(self) -> None:
+        self._taking = False
         # An append of no records writes nothing at all (not even the records it carried).
         wrote = (self._wrote or not self._appending) and not self._abandoned
         try:

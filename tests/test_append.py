@@ -73,6 +73,10 @@ def test_appends(tmp_path, codec, group_size, pad, by):
     before = path.read_bytes()
     _append(path, "", [])  # nothing at all is written
     assert path.read_bytes() == before
+    with mmrecord.ArrayRecordWriter(path, mode="a") as writer:
+        with pytest.raises(TypeError):
+            writer.write("text")  # a refused record is not a record written
+    assert path.read_bytes() == before
     for n, options in [(1, codec), (group_size // 2 + 2, ""), (3 * group_size + 1, "uncompressed"),
                        (260, f"group_size:{group_size},zstd:1")]:
         more = _records(n, len(records))

@@ -53,6 +53,32 @@ def test_rejects_non_bytes(tmp_path, bad):
             writer.write(bad)
 
 
+def test_writing_goes_on_after_a_refused_record(tmp_path):
+    path = tmp_path / "x.array_record"
+    with mmrecord.ArrayRecordWriter(path, "group_size:2") as writer:
+        writer.write(b"a")
+        with pytest.raises(TypeError):
+            writer.write("text")
+        writer.write(bytearray(b"b"))
+        writer.write(b"c")
+    assert mmrecord.ArrayRecordReader(path).read_all() == [b"a", b"b", b"c"]
+
+
+@pytest.mark.parametrize("lengths", ["tiny", "mixed"])
+def test_chunks_hold_group_size_records_whatever_the_records_weigh(tmp_path, lengths):
+    """Records go to the pool in jobs of whole groups, however many bytes or records fill a job."""
+    rng = np.random.default_rng(7)
+    sizes = rng.integers(0, 40, 9_500) if lengths == "tiny" else rng.choice([0, 10, 300_000], 2_500, p=[.4, .5, .1])
+    records = [bytes([k % 251]) * int(n) for k, n in enumerate(sizes)]
+    path = tmp_path / "weights.array_record"
+    with mmrecord.ArrayRecordWriter(path, "group_size:1000,zstd:1") as writer:
+        for record in records:
+            writer.write(record)
+    reader = mmrecord.ArrayRecordReader(path)
+    assert reader.num_chunks == -(-len(records) // 1000)
+    assert reader.read_all() == records
+
+
 def test_exception_inside_with_keeps_written_records(tmp_path):
     path = tmp_path / "partial.array_record"
     with pytest.raises(RuntimeError):
