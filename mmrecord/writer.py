@@ -34,11 +34,6 @@ RECORD_WEIGHT = 256
 WRITE_BUFFERS = 3
 
 
-def _weight(records: list[bytes]) -> int:
-    """What records weigh towards a job (see ``JOB_WEIGHT``)."""
-    return sum(map(len, records)) + RECORD_WEIGHT * len(records)
-
-
 def _as_record(record) -> bytes:
     """Bytes of a bytes-like record (copied unless it is ``bytes``: the caller may reuse it)."""
     if type(record) is bytes:
@@ -184,7 +179,8 @@ class ArrayRecordWriter:
             self._upload = Upload(location)
             self.path, target = self._upload.display, self._upload.local_path
         self._error: BaseException | None = None
-        # Records not yet handed to the pool, and the weight a job may still take.
+        # Records not yet handed to the pool, and the weight a job may still take (an
+        # append's first job also takes the records it carried: less than a group).
         self._records: list[bytes] = []
         self._room = JOB_WEIGHT
         self._appending = mode == "a"
@@ -205,7 +201,6 @@ class ArrayRecordWriter:
             self._decoded.extend(point.decoded)
             self._counts.extend(point.counts)
             self._records = point.carried
-            self._room = JOB_WEIGHT - _weight(point.carried)
         else:
             try:
                 self._file = open(target, "wb")
