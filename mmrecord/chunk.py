@@ -17,9 +17,9 @@ import numpy as np
 from .blob import decompress_payload
 from .codecs import Codec
 from .engine import framing, simple
-from .engine.blocks import chunk_end
+from .engine.blocks import chunk_end, join_logical
 from .engine.gather import sizes_to_bounds
-from .engine.pybytes import bytes_list, join_records
+from .engine.pybytes import bytes_list, bytes_list_from_two, join_records
 from .engine.varint import (
     decode_varints_into,
     encode_varint,
@@ -74,6 +74,74 @@ class ChunkRecords:
     def records_from(self, first: int) -> list[bytes]:
         """Records ``first`` to the chunk's last, as :meth:`records` gives them."""
         return bytes_list(self.values, self.bounds[first:-1], self.bounds[first + 1:])
+
+
+@dataclass(frozen=True)
+class InPlaceRecords:
+    """An uncompressed data chunk read where it lies in the file map (``simple.in_place_bounds``).
+
+    Record ``k`` is the ``bounds[k+1] - bounds[k]`` logical bytes that begin
+    ``bounds[k]`` logical bytes after physical position ``values_pos`` of
+    ``src``: nothing of the chunk is copied until a record is asked for, and
+    a record is copied once, into its ``bytes``.
+    """
+
+    src: np.ndarray  # the file map
+    values_pos: int
+    bounds: np.ndarray  # int64, num_records + 1 entries
+
+    @property
+    def num_records(self) -> int:
+        return len(self.bounds) - 1
+
+    def holds(self, last: int) -> bool:
+        return True
+
+    @property
+    def values(self) -> np.ndarray:
+        """All the records' bytes, joined (a copy)."""
+        return join_logical(self.src, np.array([self.values_pos]), self.bounds[-1:])[0]
+
+    def record(self, k: int) -> bytes:
+        return self.records(np.array([k]))[0]
+
+    def records(self, ks: np.ndarray) -> list[bytes]:
+        return bytes_in_place(self.src, *simple.place_records(self.values_pos, self.bounds, ks))
+
+    def records_from(self, first: int) -> list[bytes]:
+        return self.records(np.arange(first, self.num_records))
+
+
+#: A data chunk as a reader holds it.
+DecodedChunk = ChunkRecords | InPlaceRecords
+
+
+def bytes_in_place(src: np.ndarray, pos: np.ndarray, size: np.ndarray, contiguous: np.ndarray) -> list[bytes]:
+    """The pieces of ``size[i]`` logical bytes from physical ``pos[i]``, as ``bytes``.
+
+    Each is made straight from the map where ``contiguous[i]``; the few that
+    a block header cuts through are joined first.
+    """
+    cut = np.flatnonzero(~contiguous)
+    joined, offsets = join_logical(src, pos[cut], size[cut])
+    starts = pos.copy()
+    starts[cut] = offsets[:-1]
+    stops = starts + size
+    return bytes_list_from_two(src, joined, starts, stops, contiguous)
+
+
+def read_in_place(src: np.ndarray, begin: int, limit: int, verify: bool,
+                  expect: tuple[int, int]) -> InPlaceRecords | None:
+    """The uncompressed data chunk at ``begin`` as :class:`InPlaceRecords`, if it can be read in place.
+
+    ``expect`` is the footer entry's ``(records, decoded size)`` and ``limit``
+    where the next chunk begins. None when it cannot (damaged, compressed,
+    not a simple chunk, disagreeing with its entry): :func:`read_chunk_records`
+    then reads it, or names its problem.
+    """
+    bounds = np.empty(expect[0] + 1, np.int64)
+    values_pos = simple.in_place_bounds(src, begin, limit, verify, expect[0], expect[1], bounds)
+    return InPlaceRecords(src, values_pos, bounds) if values_pos >= 0 else None
 
 
 def _read(src: np.ndarray, begin: int, limit: int, verify: bool):

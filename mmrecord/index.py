@@ -103,6 +103,14 @@ class ChunkIndex:
         following = self.first_record(end) if end < len(self) else self.num_records
         return np.diff(np.append(self._first[first:end], np.int64(following)))
 
+    def counts_of(self, ks: np.ndarray) -> np.ndarray:
+        """How many records each of chunks ``ks`` holds (int64)."""
+        if self._first is None:
+            return np.where(ks == len(self) - 1, self.num_records - (len(self) - 1) * self.group_size,
+                            self.group_size).astype(np.int64)
+        firsts = np.append(self._first, np.int64(self.num_records))
+        return firsts[ks + 1] - firsts[ks]
+
     def first_record(self, k: int) -> int:
         """Index of the first record of chunk ``k``."""
         return k * self.group_size if self._first is None else int(self._first[k])

@@ -13,7 +13,15 @@ from typing import Any, Iterable, Iterator, Mapping, overload
 
 import numpy as np
 
-from .chunk import ChunkRecords, read_chunk_records, record_at
+from .chunk import (
+    ChunkRecords,
+    DecodedChunk,
+    InPlaceRecords,
+    bytes_in_place,
+    read_chunk_records,
+    read_in_place,
+    record_at,
+)
 from .codecs import Codec
 from .engine.blocks import BLOCK_SIZE
 from .engine.gather import COPY, DECODE, EXTRA, fill_records_shared
@@ -23,6 +31,7 @@ from .engine.simple import (
     indexed_record_into,
     indexed_record_span,
     indexed_record_spans,
+    in_place_spans,
 )
 from .errors import ArrayRecordError, ClosedError, CorruptRecordError, RecordIndexError
 from .index import read_footer
@@ -82,6 +91,15 @@ def _scratch_for(size: int) -> np.ndarray:
         return np.empty(size, np.uint8)
     _scratch.buffer = np.empty(max(size, min(2 * len(buffer), SCRATCH_LIMIT)), np.uint8)
     return _scratch.buffer
+
+
+def _place(out: list, places: np.ndarray, records: list) -> None:
+    """``out[places[i]] = records[i]``: one slice assignment when the places run in order."""
+    if len(places) and np.all(np.diff(places) == 1):
+        out[places[0]:places[-1] + 1] = records
+    else:
+        for at, record in zip(places.tolist(), records):
+            out[at] = record
 
 
 def _growing_parts(first: int, count: int, step: int) -> list[tuple[int, int]]:
@@ -161,7 +179,7 @@ class ArrayRecordReader:
         self._runs: Iterator[tuple[int, list[bytes]]] | None = None
         self._previous = -1
         self._singles_until = 0
-        self._cache: OrderedDict[int, ChunkRecords] = OrderedDict()
+        self._cache: OrderedDict[int, DecodedChunk] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._source = open_source(self._location, **self._hints)
         self._src: np.ndarray | None = self._source.array
@@ -233,6 +251,8 @@ class ArrayRecordReader:
         self._kernel_codec = codec if codec is not None and codec.codec_id and codec.kernel_decoder() else None
         self._kernel_codec_id = self._kernel_codec.codec_id if self._kernel_codec else -1
         # r[i] is one kernel call when chunks hold one record each, stored in a form kernels read.
+        # Uncompressed chunks are read where they lie: checked, and their records copied once, into bytes.
+        self._in_place = codec is not None and codec.codec_id == 0
         self._single_fast = self._index.one_record_per_chunk and codec is not None and (
             codec.codec_id == 0 or self._kernel_codec is not None)
 
@@ -290,18 +310,25 @@ class ArrayRecordReader:
             chunks = np.unique(self._index.locate_many(indices)[0])
             self._remote.ensure(self._bounds[chunks], self._bounds[chunks + 1])
 
-    def _decode_chunk(self, k: int, need: int | None = None) -> ChunkRecords:
-        """Read, check and decode data chunk ``k`` (with ``need``: at least its first ``need`` records)."""
+    def _decode_chunk(self, k: int, need: int | None = None) -> DecodedChunk:
+        """Read, check and decode data chunk ``k`` (with ``need``: at least its first ``need`` records).
+
+        In a file of uncompressed chunks it is read in place when it can be.
+        """
         begin, limit = self._index.span(k)
         if self._remote is not None:
             self._fetch_chunk(k)
+        src, expect = self._src_or_raise(), self._index.expected(k)
+        if self._in_place:
+            found = read_in_place(src, begin, limit, self._verify, expect)
+            if found is not None:
+                return found
         try:
-            return read_chunk_records(self._src_or_raise(), begin, limit, self._verify, self._index.expected(k),
-                                      need)
+            return read_chunk_records(src, begin, limit, self._verify, expect, need)
         except CorruptRecordError as err:
             raise self._corrupt(err, "cannot read a data chunk", begin, k) from None
 
-    def _decode_chunks(self, first: int, end: int) -> list[ChunkRecords]:
+    def _decode_chunks(self, first: int, end: int) -> list[DecodedChunk]:
         """Data chunks ``first`` … ``end - 1``, read and checked as :meth:`_decode_chunk` reads them.
 
         Compressed chunks of the kernel codec are decoded by one kernel call
@@ -309,7 +336,7 @@ class ArrayRecordReader:
         of the file takes the GIL twice, not a few times per chunk. Chunks
         the kernel cannot take, from the first on, are read one by one.
         """
-        decoded: list[ChunkRecords] = []
+        decoded: list[DecodedChunk] = []
         if self._kernel_codec is not None:
             if self._remote is not None:
                 self._remote.ensure_range(int(self._bounds[first]), int(self._bounds[end]))
@@ -322,7 +349,7 @@ class ArrayRecordReader:
                        for j in range(made.decoded)]
         return decoded + [self._decode_chunk(k) for k in range(first + len(decoded), end)]
 
-    def _chunk(self, k: int, last: int) -> ChunkRecords:
+    def _chunk(self, k: int, last: int) -> DecodedChunk:
         """Data chunk ``k`` decoded at least as far as its record ``last``, through a small LRU.
 
         A chunk first read for a record decodes only that far (as a
@@ -340,10 +367,15 @@ class ArrayRecordReader:
                     return hit
         decoded = self._decode_chunk(k, None if hit is not None else last + 1)
         with self._cache_lock:
-            self._cache[k] = decoded
-            if len(self._cache) > CHUNK_CACHE_SIZE:
-                self._cache.popitem(last=False)
+            self._remember(k, decoded)
         return decoded
+
+    def _remember(self, k: int, decoded: DecodedChunk) -> None:
+        """Put chunk ``k`` in the cache, as its latest entry (the caller holds the cache lock)."""
+        self._cache[k] = decoded
+        self._cache.move_to_end(k)
+        if len(self._cache) > CHUNK_CACHE_SIZE:
+            self._cache.popitem(last=False)
 
     # -- random access -------------------------------------------------------
 
@@ -382,12 +414,78 @@ class ArrayRecordReader:
         self._fetch_records(indices)
         if self._index.one_record_per_chunk:
             return self._single_records(indices, parallel)
+        if self._in_place:
+            return self._in_place_records(indices, parallel)
         out: list[bytes] = [b""] * len(indices)
-        work, count = self._chunk_records_into(indices, out)
+        self._records_into(indices, out, parallel)
+        return out
+
+    def _records_into(self, indices: np.ndarray, out: list[bytes], parallel: bool,
+                      places: np.ndarray | None = None) -> None:
+        """Records ``indices`` into ``out`` (record ``indices[i]`` at ``out[places[i]]``), each chunk decoded once."""
+        work, count = self._chunk_records_into(indices, out, places)
         if parallel:
             self._run_split(work, count)
         else:
             work(0, count)
+
+    def _in_place_records(self, indices: np.ndarray, parallel: bool) -> list[bytes]:
+        """:meth:`_records` for a file of uncompressed chunks: records straight from the map.
+
+        A kernel checks each needed chunk where it lies and finds the records
+        wanted from it; each record is then copied once, into its ``bytes``.
+        Large batches go in parts over the pool, so that one thread makes
+        ``bytes`` while another checks chunks. Records of chunks in the
+        cache, and of chunks the kernel cannot take (damage, another chunk
+        type), are read the general way. The last chunks read go to the
+        cache, so that batches walking a file in order check each chunk once.
+        """
+        src = self._src_or_raise()
+        chunks, within = self._index.locate_many(indices)
+        with self._cache_lock:
+            held = np.fromiter(self._cache, np.int64, len(self._cache))
+        general = np.isin(chunks, held)
+        slots = np.flatnonzero(~general)
+        slots = slots[np.argsort(chunks[slots], kind="stable")]  # record r of the groups goes to out[slots[r]]
+        sorted_chunks = chunks[slots]
+        group_at = np.append(np.flatnonzero(np.diff(sorted_chunks, prepend=-1)), len(slots))
+        group_chunk = sorted_chunks[group_at[:-1]]
+        counts = self._index.counts_of(group_chunk)
+        bound_at = np.zeros(len(counts) + 1, np.int64)
+        np.cumsum(counts + 1, out=bound_at[1:])
+        bounds = np.empty(bound_at[-1], np.int64)
+        values_at = np.empty(len(group_chunk), np.int64)
+        wanted = within[slots]
+        pos, size = np.zeros(len(slots), np.int64), np.zeros(len(slots), np.int64)
+        contiguous = np.ones(len(slots), np.bool_)
+        out: list[bytes] = [b""] * len(indices)
+
+        def read_part(lo: int, hi: int, split: bool = False) -> None:
+            counter = np.zeros(1, np.int64)
+            self._together(lambda: in_place_spans(
+                src, self._chunks, self._footer_offset, self._verify, group_chunk[lo:hi], counts[lo:hi],
+                group_at[lo:hi + 1], wanted, values_at[lo:hi], bound_at[lo:hi + 1], bounds, pos, size, contiguous,
+                counter, 1), split)
+            first, end = group_at[lo], group_at[hi]
+            _place(out, slots[first:end], bytes_in_place(src, pos[first:end], size[first:end],
+                                                         contiguous[first:end]))
+
+        groups = len(group_chunk)
+        if not parallel or groups < 2:
+            read_part(0, groups)
+        elif len(slots) <= 2 * PART_RECORDS:
+            read_part(0, groups, split=True)
+        else:
+            self._run_split(read_part, groups, grain=max(1, groups * PART_RECORDS // len(slots)))
+        refused = values_at < 0
+        general[slots[np.repeat(refused, np.diff(group_at))]] = True
+        with self._cache_lock:
+            for g in np.flatnonzero(~refused)[-CHUNK_CACHE_SIZE:].tolist():
+                self._remember(int(group_chunk[g]), InPlaceRecords(
+                    src, int(values_at[g]), bounds[bound_at[g]:bound_at[g + 1]].copy()))
+        if general.any():
+            places = np.flatnonzero(general)
+            self._records_into(indices[places], out, parallel, places)
         return out
 
     def _kernel_decoder(self) -> tuple[int, int]:
@@ -510,8 +608,11 @@ class ArrayRecordReader:
             raise
         return [mine] + [other() for other in others]
 
-    def _chunk_records_into(self, indices: np.ndarray, out: list[bytes]):
-        """Work over groups of indices that share a chunk, and the number of groups."""
+    def _chunk_records_into(self, indices: np.ndarray, out: list[bytes], places: np.ndarray | None = None):
+        """Work over groups of indices that share a chunk, and the number of groups.
+
+        Record ``indices[i]`` goes to ``out[i]``, or to ``out[places[i]]``.
+        """
         chunks, within = self._index.locate_many(indices)
         order = np.argsort(chunks, kind="stable")
         sorted_chunks = chunks[order]
@@ -524,12 +625,7 @@ class ArrayRecordReader:
                 ks = within[order[lo:hi]]
                 chunk = self._chunk(int(sorted_chunks[lo]), int(ks.max()))
                 records = chunk.records(ks)
-                first, last = int(order[lo]), int(order[hi - 1])
-                if last - first == hi - lo - 1:  # ascending within a group: consecutive places
-                    out[first:last + 1] = records
-                else:
-                    for pos, record in zip(order[lo:hi].tolist(), records):
-                        out[pos] = record
+                _place(out, order[lo:hi] if places is None else places[order[lo:hi]], records)
 
         return fill, len(starts)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .highway import highway_hash
+from .highway import hash_final, hash_packets, hash_start, highway_hash
 from .memory import copy_bytes, load_u64, store_u64
 
 BLOCK_SIZE = 1 << 16
@@ -104,6 +104,80 @@ def copy_logical(src, pos: int, out, out_pos: int, length: int) -> int:
         out_pos += step
         length -= step
     return pos
+
+
+@njit(cache=True, nogil=True, inline="always")
+def skip_logical(pos: int, length: int) -> int:
+    """The physical position :func:`copy_logical` from ``pos`` returns after ``length`` logical bytes."""
+    if length <= 0:
+        return pos
+    if pos % BLOCK_SIZE == 0:
+        pos += BLOCK_HEADER_SIZE
+    room = BLOCK_SIZE - pos % BLOCK_SIZE
+    if length <= room:
+        return pos + length
+    length -= room
+    full = (length - 1) // USABLE_BLOCK_SIZE  # whole blocks crossed before the one the last byte is in
+    return pos + room + full * BLOCK_SIZE + BLOCK_HEADER_SIZE + length - full * USABLE_BLOCK_SIZE
+
+
+@njit(cache=True, nogil=True, inline="always")
+def is_contiguous(pos: int, length: int) -> bool:
+    """Whether the ``length`` logical bytes from physical ``pos`` are ``src[pos:pos + length]`` (no header inside)."""
+    return length == 0 or (pos % BLOCK_SIZE != 0 and pos % BLOCK_SIZE + length <= BLOCK_SIZE)
+
+
+@njit(cache=True, nogil=True)
+def join_logical(src, pos, size):
+    """``(values, offsets)``: piece ``i``, the ``size[i]`` logical bytes from physical ``pos[i]``, joined.
+
+    Piece ``i`` is ``values[offsets[i]:offsets[i+1]]``. The caller has
+    checked that every physical range lies inside ``src``.
+    """
+    offsets = np.empty(len(pos) + 1, np.int64)
+    offsets[0] = 0
+    for i in range(len(pos)):
+        offsets[i + 1] = offsets[i] + size[i]
+    values = np.empty(offsets[-1], np.uint8)
+    for i in range(len(pos)):
+        copy_logical(src, pos[i], values, offsets[i], size[i])
+    return values, offsets
+
+
+@njit(cache=True, nogil=True)
+def hash_logical(src, pos: int, length: int):
+    """HighwayHash of ``length`` logical bytes from physical ``pos`` of ``src``, block headers skipped.
+
+    What hashing their :func:`copy_logical` copy gives, without making it:
+    whole packets are hashed where they lie, and only the few that a block
+    header cuts through are joined first. The caller has checked that the
+    whole physical range lies inside ``src``.
+    """
+    state = hash_start()
+    packet = np.empty(32, np.uint8)
+    held = np.int64(0)  # bytes of a cut packet joined so far
+    while length > 0:
+        if pos % BLOCK_SIZE == 0:
+            pos += BLOCK_HEADER_SIZE
+        step = min(length, BLOCK_SIZE - pos % BLOCK_SIZE)
+        length -= step
+        if held:
+            take = min(32 - held, step)
+            copy_bytes(packet, held, src, pos, take)
+            held += take
+            pos += take
+            step -= take
+            if held < 32:
+                continue
+            hash_packets(state, packet, 0, 1)
+            held = 0
+        whole = step >> 5
+        hash_packets(state, src, pos, whole)
+        pos += whole << 5
+        held = step - (whole << 5)
+        copy_bytes(packet, 0, src, pos, held)
+        pos += held
+    return hash_final(state, packet, 0, held)
 
 
 @njit(cache=True, nogil=True)

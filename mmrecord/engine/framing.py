@@ -1,11 +1,14 @@
 """Chunk framing: the 40-byte chunk header, its hashes and the block headers around it.
 
-``read_chunk`` finds and checks one chunk inside a mapped file; ``frame_chunk``
+``check_chunk`` finds and checks one chunk inside a mapped file (``read_chunk``
+also joins its data when block headers cut through it); ``frame_chunk``
 lays one chunk out for writing. Both go through ``blocks.py`` for every
 position and ``highway.py`` for every hash (FORMAT.md §2, §3, §5).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -19,6 +22,7 @@ from .blocks import (
     chunk_end,
     copy_logical,
     emit_logical,
+    hash_logical,
     padded_end,
     padding_length,
     write_block_header,
@@ -136,59 +140,81 @@ def entry_mismatches(src, begin, data_size, chunk_type, num_records, decoded_siz
     return out
 
 
-@njit(cache=True, nogil=True)
-def read_chunk(src, begin: int, limit: int, verify: bool):
-    """Locate and check the chunk beginning at file position ``begin``.
+class CheckedChunk(NamedTuple):
+    """What :func:`check_chunk` found: the header's fields and where the chunk data lies."""
 
-    The chunk must end at or before ``limit``. Returns ``(status, where,
-    chunk_type, num_records, decoded_data_size, data_start, data_size, data)``:
-    when the chunk data is contiguous in ``src`` it is ``src[data_start:
-    data_start + data_size]`` and ``data`` is empty; when block headers cut
-    through it, ``data`` is a fresh copy of the logical bytes and
-    ``data_start`` is -1. ``where`` is the file position of the damage when
-    ``status`` is not ``OK``. With ``verify`` false the hashes are not checked,
-    but every size still is, so a bad file cannot make the kernel read out of
-    bounds.
+    status: int  # OK, or what is wrong
+    where: int  # the file position of the damage when status is not OK
+    chunk_type: int
+    num_records: int
+    decoded_size: int
+    data_pos: int  # the physical position of the data's first byte
+    data_size: int  # logical bytes of data, from data_pos
+    cut: bool  # block headers cut through the data: it is not src[data_pos:data_pos + data_size]
+
+
+@njit(cache=True, nogil=True)
+def check_chunk(src, begin: int, limit: int, verify: bool) -> CheckedChunk:
+    """Locate and check the chunk beginning at file position ``begin``, copying nothing.
+
+    The chunk must end at or before ``limit``. With ``verify`` false the
+    hashes are not checked, but every size still is, so a bad file cannot
+    make a kernel read out of bounds. The data of a chunk that block headers
+    cut through is hashed where it lies (``hash_logical``).
     """
-    empty = np.empty(0, np.uint8)  # not a global: numba would unpickle it on every call
     limit = min(limit, len(src))
     if begin < 0 or 0 < begin % BLOCK_SIZE <= BLOCK_HEADER_SIZE:
-        return BAD_POSITION, begin, 0, 0, 0, -1, 0, empty
+        return CheckedChunk(BAD_POSITION, begin, 0, 0, 0, -1, 0, False)
     header_stop = add_with_overhead(begin, CHUNK_HEADER_SIZE)
     if header_stop > limit:
-        return TRUNCATED, begin, 0, 0, 0, -1, 0, empty
+        return CheckedChunk(TRUNCATED, begin, 0, 0, 0, -1, 0, False)
     stored, computed, data_size_u, data_hash, type_and_count, decoded_size_u = _header(src, begin, header_stop)
     if verify and stored != computed:
-        return HEADER_HASH, begin, 0, 0, 0, -1, 0, empty
+        return CheckedChunk(HEADER_HASH, begin, 0, 0, 0, -1, 0, False)
     if data_size_u > np.uint64(limit) or decoded_size_u > np.uint64(1 << 62):
-        return TRUNCATED, begin, 0, 0, 0, -1, 0, empty
+        return CheckedChunk(TRUNCATED, begin, 0, 0, 0, -1, 0, False)
     data_size = np.int64(data_size_u)
     num_records = np.int64(type_and_count >> np.uint64(8))
     chunk_type = np.int64(type_and_count & np.uint64(0xFF))
     stop = chunk_end(begin, data_size, num_records)
     if stop > limit:
-        return TRUNCATED, begin, 0, 0, 0, -1, 0, empty
+        return CheckedChunk(TRUNCATED, begin, 0, 0, 0, -1, 0, False)
     data_stop = add_with_overhead(begin, CHUNK_HEADER_SIZE + data_size)
     if verify:
         bad = _blocks_ok(src, begin, data_stop, begin, stop)
         if bad >= 0:
-            return BLOCK_HEADER, bad, 0, 0, 0, -1, 0, empty
-    data_start = header_stop
-    if data_size > 0 and data_start % BLOCK_SIZE == 0:
-        data_start += BLOCK_HEADER_SIZE
-    data = empty
-    if data_stop - data_start != data_size:
-        data = np.empty(data_size, np.uint8)
-        copy_logical(src, header_stop, data, np.int64(0), data_size)
-        data_start = -1
+            return CheckedChunk(BLOCK_HEADER, bad, 0, 0, 0, -1, 0, False)
+    data_pos = header_stop
+    if data_size > 0 and data_pos % BLOCK_SIZE == 0:
+        data_pos += BLOCK_HEADER_SIZE
+    cut = data_stop - data_pos != data_size
     if verify:
-        if data_start >= 0:
-            digest = highway_hash(src, data_start, data_start + data_size)
-        else:
-            digest = highway_hash(data, 0, data_size)
+        digest = hash_logical(src, data_pos, data_size) if cut else highway_hash(src, data_pos, data_pos + data_size)
         if digest != data_hash:
-            return DATA_HASH, begin, 0, 0, 0, -1, 0, empty
-    return OK, begin, chunk_type, num_records, np.int64(decoded_size_u), data_start, data_size, data
+            return CheckedChunk(DATA_HASH, begin, 0, 0, 0, -1, 0, False)
+    return CheckedChunk(OK, begin, chunk_type, num_records, np.int64(decoded_size_u), data_pos, data_size, cut)
+
+
+@njit(cache=True, nogil=True)
+def read_chunk(src, begin: int, limit: int, verify: bool):
+    """:func:`check_chunk`, and the chunk data joined when block headers cut through it.
+
+    Returns ``(status, where, chunk_type, num_records, decoded_data_size,
+    data_start, data_size, data)``: when the chunk data is contiguous in
+    ``src`` it is ``src[data_start:data_start + data_size]`` and ``data`` is
+    empty; when block headers cut through it, ``data`` is a fresh copy of the
+    logical bytes and ``data_start`` is -1. ``where`` is the file position of
+    the damage when ``status`` is not ``OK``.
+    """
+    empty = np.empty(0, np.uint8)  # not a global: numba would unpickle it on every call
+    c = check_chunk(src, begin, limit, verify)
+    if c.status != OK:
+        return c.status, c.where, 0, 0, 0, -1, 0, empty
+    if not c.cut:
+        return OK, begin, c.chunk_type, c.num_records, c.decoded_size, c.data_pos, c.data_size, empty
+    data = np.empty(c.data_size, np.uint8)
+    copy_logical(src, c.data_pos, data, np.int64(0), c.data_size)
+    return OK, begin, c.chunk_type, c.num_records, c.decoded_size, np.int64(-1), c.data_size, data
 
 
 @njit(cache=True, nogil=True)

@@ -35,7 +35,8 @@ from numba.extending import intrinsic, overload
 
 from .memory import as_readonly
 
-__all__ = ["RIEGELI_KEY", "highway_hash", "highway_hash_portable", "hash_bytes"]
+__all__ = ["RIEGELI_KEY", "highway_hash", "highway_hash_portable", "hash_bytes", "hash_start", "hash_packets",
+           "hash_final"]
 
 #: Riegeli's HighwayHash key: "Riegeli/" and "records\n" as little-endian u64, each twice.
 RIEGELI_KEY = (0x2F696C6567656952, 0x0A7364726F636572, 0x2F696C6567656952, 0x0A7364726F636572)
@@ -221,9 +222,9 @@ def _swap32(x):
     return (x >> _S32) | (x << _S32)
 
 
-@numba.njit(nogil=True)
-def _portable_core(data, start, npackets, n, t0, t1, t2, t3):
-    """Scalar hash of ``npackets`` packets at ``data[start:]`` plus the tail lanes t (if n > 0)."""
+@numba.njit(inline="always")
+def _portable_start():
+    """The initial state (v0, v1, mul0, mul1: four lanes each) for Riegeli's key, as 16 scalars."""
     m0 = np.uint64(0xDBE6D5D5FE4CCE2F)
     m1 = np.uint64(0xA4093822299F31D0)
     m2 = np.uint64(0x13198A2E03707344)
@@ -234,14 +235,14 @@ def _portable_core(data, start, npackets, n, t0, t1, t2, t3):
     n3 = np.uint64(0x452821E638D01377)
     k0 = np.uint64(0x2F696C6567656952)
     k1 = np.uint64(0x0A7364726F636572)
-    a0 = m0 ^ k0
-    a1 = m1 ^ k1
-    a2 = m2 ^ k0
-    a3 = m3 ^ k1
-    b0 = n0 ^ _swap32(k0)
-    b1 = n1 ^ _swap32(k1)
-    b2 = n2 ^ _swap32(k0)
-    b3 = n3 ^ _swap32(k1)
+    return (m0 ^ k0, m1 ^ k1, m2 ^ k0, m3 ^ k1, n0 ^ _swap32(k0), n1 ^ _swap32(k1), n2 ^ _swap32(k0),
+            n3 ^ _swap32(k1), m0, m1, m2, m3, n0, n1, n2, n3)
+
+
+@numba.njit(nogil=True)
+def _portable_packets(s, data, start, npackets):
+    """State ``s`` (16 scalars) after the ``npackets`` packets at ``data[start:]``."""
+    a0, a1, a2, a3, b0, b1, b2, b3, m0, m1, m2, m3, n0, n1, n2, n3 = s
     p = start
     for _ in range(npackets):
         a0, a1, a2, a3, b0, b1, b2, b3, m0, m1, m2, m3, n0, n1, n2, n3 = _update(
@@ -249,6 +250,13 @@ def _portable_core(data, start, npackets, n, t0, t1, t2, t3):
             _load64(data, p), _load64(data, p + 8), _load64(data, p + 16), _load64(data, p + 24),
         )  # fmt: skip
         p += 32
+    return a0, a1, a2, a3, b0, b1, b2, b3, m0, m1, m2, m3, n0, n1, n2, n3
+
+
+@numba.njit(nogil=True)
+def _portable_final(s, n, t0, t1, t2, t3):
+    """The hash from state ``s``: the tail lanes t (if ``n``, 1..31, bytes remain), then four rounds."""
+    a0, a1, a2, a3, b0, b1, b2, b3, m0, m1, m2, m3, n0, n1, n2, n3 = s
     if n != 0:
         add = (np.uint64(n) << _S32) + np.uint64(n)
         a0 += add
@@ -268,6 +276,12 @@ def _portable_core(data, start, npackets, n, t0, t1, t2, t3):
             _swap32(a2), _swap32(a3), _swap32(a0), _swap32(a1),
         )  # fmt: skip
     return a0 + b0 + m0 + n0
+
+
+@numba.njit(nogil=True)
+def _portable_core(data, start, npackets, n, t0, t1, t2, t3):
+    """Scalar hash of ``npackets`` packets at ``data[start:]`` plus the tail lanes t (if n > 0)."""
+    return _portable_final(_portable_packets(_portable_start(), data, start, npackets), n, t0, t1, t2, t3)
 
 
 # --------------------------------------------------------------------------- #
@@ -313,6 +327,38 @@ def _emit_update(b: ir.IRBuilder, state: list, lanes: ir.Value) -> list:
     return [v0, v1, mul0, mul1]
 
 
+def _emit_packets(b: ir.IRBuilder, slots: list, base: ir.Value, npackets: ir.Value) -> None:
+    """Emit the loop over ``npackets`` packets at ``base``, the state held in the four ``slots``."""
+    with cgutils.for_range(b, npackets) as loop:
+        offset = b.mul(loop.index, ir.Constant(loop.index.type, 32))
+        lanes = b.load(b.bitcast(b.gep(base, [offset]), _V4.as_pointer()), align=1)
+        state = _emit_update(b, [b.load(s) for s in slots], lanes)
+        for slot, value in zip(slots, state):
+            b.store(value, slot)
+
+
+@intrinsic
+def _simd_packets(typingctx, state, data, start, npackets):
+    """Vector form of :func:`_portable_packets` for unit-stride ``data``, on the state array ``state``.
+
+    The state is loaded into registers for the loop and stored back once.
+    """
+    sig = types.none(state, data, types.intp, types.intp)
+
+    def codegen(context, builder, signature, args):
+        b = builder
+        vectors = b.bitcast(context.make_array(signature.args[0])(context, b, args[0]).data, _V4.as_pointer())
+        slots = [cgutils.alloca_once_value(b, b.load(b.gep(vectors, [ir.Constant(_I32, i)]), align=8))
+                 for i in range(4)]
+        ary = context.make_array(signature.args[1])(context, b, args[1])
+        _emit_packets(b, slots, b.gep(ary.data, [args[2]]), args[3])
+        for i, slot in enumerate(slots):
+            b.store(b.load(slot), b.gep(vectors, [ir.Constant(_I32, i)]), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @intrinsic
 def _simd_core(typingctx, data, start, npackets, n, t0, t1, t2, t3):
     """Vector hash of ``npackets`` packets at ``data[start:]`` (unit stride) plus tail lanes t (if n > 0)."""
@@ -325,13 +371,7 @@ def _simd_core(typingctx, data, start, npackets, n, t0, t1, t2, t3):
         base = b.gep(ary.data, [args[1]])
         init = [_vconst(_V0_INIT), _vconst(_V1_INIT), _vconst(_MUL0_INIT), _vconst(_MUL1_INIT)]
         slots = [cgutils.alloca_once_value(b, c) for c in init]
-        with cgutils.for_range(b, args[2]) as loop:
-            offset = b.mul(loop.index, ir.Constant(loop.index.type, 32))
-            ptr = b.bitcast(b.gep(base, [offset]), _V4.as_pointer())
-            lanes = b.load(ptr, align=1)
-            state = _emit_update(b, [b.load(s) for s in slots], lanes)
-            for slot, value in zip(slots, state):
-                b.store(value, slot)
+        _emit_packets(b, slots, base, args[2])
         n = args[3]
         with b.if_then(b.icmp_signed("!=", n, ir.Constant(n.type, 0))):
             state = [b.load(s) for s in slots]
@@ -362,6 +402,11 @@ def _simd_core(typingctx, data, start, npackets, n, t0, t1, t2, t3):
     return sig, codegen
 
 
+def _check_data(data) -> None:
+    if not (isinstance(data, types.Buffer) and data.ndim == 1 and data.dtype == types.uint8):
+        raise TypingError(f"highway_hash needs a 1-D uint8 array or bytes, got {data}")
+
+
 def _hash_core(data, start, npackets, n, t0, t1, t2, t3):
     """Pick the SIMD or the portable core for ``data``'s type (typed by the overload below)."""
     raise NotImplementedError("only callable from numba-compiled code")
@@ -370,9 +415,8 @@ def _hash_core(data, start, npackets, n, t0, t1, t2, t3):
 @overload(_hash_core, inline="always")
 def _hash_core_overload(data, start, npackets, n, t0, t1, t2, t3):
     """Choose at compile time, so C-contiguous specialisations never compile the portable core."""
-    if not (isinstance(data, types.Buffer) and data.ndim == 1 and data.dtype == types.uint8):
-        raise TypingError(f"highway_hash needs a 1-D uint8 array or bytes, got {data}")
-    if _USE_SIMD and isinstance(data, types.Buffer) and data.layout == "C":
+    _check_data(data)
+    if _USE_SIMD and data.layout == "C":
 
         def simd(data, start, npackets, n, t0, t1, t2, t3):
             return _simd_core(data, start, npackets, n, t0, t1, t2, t3)
@@ -389,6 +433,51 @@ def _hash_core_overload(data, start, npackets, n, t0, t1, t2, t3):
 
     def portable(data, start, npackets, n, t0, t1, t2, t3):
         return _portable_core(data, start, npackets, n, t0, t1, t2, t3)
+
+    return portable
+
+
+def _hash_packets(state, data, start, npackets):
+    """Pick the SIMD or the portable packet loop on a state array (typed by the overload below)."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+@numba.njit(inline="always")
+def _state_tuple(state):
+    """The 16 scalars of a state array, in the order of :func:`_portable_start`."""
+    return (state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7],
+            state[8], state[9], state[10], state[11], state[12], state[13], state[14], state[15])
+
+
+@numba.njit(inline="always")
+def _portable_packets_into(state, data, start, npackets):
+    s = _portable_packets(_state_tuple(state), data, start, npackets)
+    for i in range(16):
+        state[i] = s[i]
+
+
+@overload(_hash_packets, inline="always")
+def _hash_packets_overload(state, data, start, npackets):
+    """As :func:`_hash_core_overload`, for the resumable form."""
+    _check_data(data)
+    if _USE_SIMD and data.layout == "C":
+
+        def simd(state, data, start, npackets):
+            _simd_packets(state, data, start, npackets)
+
+        return simd
+    if _USE_SIMD and isinstance(data, types.Array):
+
+        def by_stride(state, data, start, npackets):
+            if data.strides[0] == 1:
+                _simd_packets(state, data, start, npackets)
+            else:
+                _portable_packets_into(state, data, start, npackets)
+
+        return by_stride
+
+    def portable(state, data, start, npackets):
+        _portable_packets_into(state, data, start, npackets)
 
     return portable
 
@@ -455,3 +544,38 @@ def hash_bytes(b: bytes | bytearray | memoryview) -> int:
     except (ValueError, BufferError):  # a non-contiguous buffer: hash its bytes in logical order
         arr = np.frombuffer(memoryview(b).tobytes(), np.uint8)
     return highway_hash(arr, 0, arr.shape[0])
+
+
+# --------------------------------------------------------------------------- #
+# Resumable form: bytes that arrive in pieces
+# --------------------------------------------------------------------------- #
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def hash_start():
+    """A new hash state (16 uint64) for :func:`hash_packets` and :func:`hash_final`."""
+    state = np.empty(16, np.uint64)
+    s = _portable_start()
+    for i in range(16):
+        state[i] = s[i]
+    return state
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def hash_packets(state, data, start, npackets) -> None:
+    """Take the ``npackets`` 32-byte packets at ``data[start:]`` into ``state`` (the caller bounds them)."""
+    _hash_packets(state, as_readonly(data), np.intp(start), np.intp(npackets))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def hash_final(state, data, start, n):
+    """The hash of everything taken into ``state`` and then the last ``n`` (0..31) bytes at ``data[start:]``.
+
+    Hashing ``m`` bytes in pieces gives :func:`highway_hash` of their
+    concatenation when every packet taken was 32 whole bytes in order and
+    ``n`` is ``m % 32``.
+    """
+    t0 = t1 = t2 = t3 = np.uint64(0)
+    if n != 0:
+        t0, t1, t2, t3 = _tail_lanes(as_readonly(data), np.int64(start), np.int64(n))
+    return _portable_final(_state_tuple(state), np.int64(n), t0, t1, t2, t3)

@@ -14,7 +14,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .framing import OK, SAME, SIMPLE_CHUNK, entry_mismatch, read_chunk
+from .blocks import copy_logical, is_contiguous, skip_logical
+from .framing import OK, SAME, SIMPLE_CHUNK, check_chunk, entry_mismatch, read_chunk
 from .gather import sizes_to_bounds
 from .memory import as_readonly, claim, copy_bytes
 from .native import decode_into
@@ -171,6 +172,92 @@ def indexed_record_spans(src, chunks, footer_offset: int, which, verify: bool,
         for i in range(lo, hi):
             ok[i], codec[i], pos[i], stop[i], size[i] = indexed_record_span(
                 src, chunks, footer_offset, which[i], verify)
+
+
+@njit(cache=True, nogil=True)
+def in_place_bounds(src, begin: int, limit: int, verify: bool, count: int, decoded_size: int, bounds) -> int:
+    """Check the uncompressed simple chunk at ``begin`` and find its records where they lie in ``src``.
+
+    Nothing of the chunk is copied but its sizes: record ``j`` is the
+    ``bounds[j+1] - bounds[j]`` logical bytes that begin ``bounds[j]``
+    logical bytes after the returned physical position (``skip_logical``),
+    block headers and all. ``bounds`` has ``count + 1`` entries, ``count``
+    and ``decoded_size`` being what the footer entry says. Returns -1 when
+    the general path must read the chunk: damaged, disagreeing with its
+    entry (``limit`` is where the next chunk begins), not a simple chunk,
+    or compressed.
+    """
+    c = check_chunk(src, begin, limit, verify)
+    if c.status != OK or c.chunk_type != SIMPLE_CHUNK or c.data_size < 1 or entry_mismatch(
+            src, begin, c.data_size, c.chunk_type, c.num_records, c.decoded_size, limit, count,
+            decoded_size) != SAME:
+        return -1
+    head = np.empty(11, np.uint8)  # the codec byte and the sizes blob's length
+    head_size = min(np.int64(11), c.data_size)
+    copy_logical(src, c.data_pos, head, np.int64(0), head_size)
+    sizes_len, sizes_at = read_varint(head, 1, head_size)
+    if head[0] != 0 or sizes_at < 0 or sizes_len > np.uint64(c.data_size - sizes_at) or \
+            np.uint64(count) > sizes_len or c.data_size - sizes_at - np.int64(sizes_len) != decoded_size:
+        return -1
+    raw = np.empty(np.int64(sizes_len), np.uint8)
+    values_pos = copy_logical(src, skip_logical(c.data_pos, sizes_at), raw, np.int64(0), np.int64(sizes_len))
+    sizes = np.empty(count, np.uint64)
+    if decode_varints_into(raw, 0, len(raw), sizes) != len(raw) or not sizes_to_bounds(sizes, decoded_size, bounds):
+        return -1
+    return values_pos
+
+
+@njit(inline="always")
+def _place_records(values_pos: int, bounds, within, pos, size, contiguous) -> None:
+    """Where records ``within`` of a chunk read in place lie, into ``pos``, ``size`` and ``contiguous``."""
+    for i in range(len(within)):
+        j = within[i]
+        pos[i] = skip_logical(values_pos, bounds[j])
+        size[i] = bounds[j + 1] - bounds[j]
+        contiguous[i] = is_contiguous(pos[i], size[i])
+
+
+@njit(cache=True, nogil=True)
+def place_records(values_pos: int, bounds, within):
+    """``(pos, size, contiguous)`` of records ``within`` of a chunk :func:`in_place_bounds` found.
+
+    Record ``within[i]`` is the ``size[i]`` logical bytes from physical
+    ``pos[i]``, which are ``src[pos[i]:pos[i] + size[i]]`` when
+    ``contiguous[i]`` (no block header inside).
+    """
+    n = len(within)
+    pos = np.empty(n, np.int64)
+    size = np.empty(n, np.int64)
+    contiguous = np.empty(n, np.bool_)
+    _place_records(values_pos, bounds, within, pos, size, contiguous)
+    return pos, size, contiguous
+
+
+@njit(cache=True, nogil=True)
+def in_place_spans(src, chunks, footer_offset: int, verify: bool, group_chunk, counts, group_at, within,
+                   values_at, bound_at, bounds, pos, size, contiguous, counter, step: int) -> None:
+    """:func:`in_place_bounds` of many chunks, and :func:`place_records` of the records wanted from them.
+
+    Group ``g`` wants records ``within[group_at[g]:group_at[g+1]]`` of chunk
+    ``group_chunk[g]``, which the footer says holds ``counts[g]`` records;
+    where they lie goes to the same places of ``pos``, ``size`` and
+    ``contiguous``. The chunk's values position goes to ``values_at[g]``
+    (-1: the general path must read it) and its bounds to
+    ``bounds[bound_at[g]:bound_at[g+1]]``. Threads share the groups out
+    through ``counter`` as :func:`indexed_record_spans` does.
+    """
+    while True:
+        lo, hi = claim(counter, step, len(group_chunk))
+        if lo >= hi:
+            return
+        for g in range(lo, hi):
+            k = group_chunk[g]
+            begin, limit = chunk_span(chunks, footer_offset, k)
+            row = bounds[bound_at[g]:bound_at[g + 1]]
+            values_at[g] = in_place_bounds(src, begin, limit, verify, counts[g], chunks[k, 1], row)
+            if values_at[g] >= 0:
+                r = slice(group_at[g], group_at[g + 1])
+                _place_records(values_at[g], row, within[r], pos[r], size[r], contiguous[r])
 
 
 class DecodedChunks(NamedTuple):
