@@ -95,7 +95,9 @@ def _scratch_for(size: int) -> np.ndarray:
 
 def _place(out: list, places: np.ndarray, records: list) -> None:
     """``out[places[i]] = records[i]``: one slice assignment when the places run in order."""
-    if len(places) and np.all(np.diff(places) == 1):
+    if len(places) == 1:
+        out[places[0]] = records[0]
+    elif len(places) and places[-1] - places[0] == len(places) - 1 and np.all(np.diff(places) == 1):
         out[places[0]:places[-1] + 1] = records
     else:
         for at, record in zip(places.tolist(), records):
@@ -250,11 +252,13 @@ class ArrayRecordReader:
         # The compressed codec whose records kernels decode; None when there is none.
         self._kernel_codec = codec if codec is not None and codec.codec_id and codec.kernel_decoder() else None
         self._kernel_codec_id = self._kernel_codec.codec_id if self._kernel_codec else -1
-        # r[i] is one kernel call when chunks hold one record each, stored in a form kernels read.
         # Uncompressed chunks are read where they lie: checked, and their records copied once, into bytes.
         self._in_place = codec is not None and codec.codec_id == 0
+        # r[i] is one kernel call when chunks hold one record each, stored in a form kernels read.
         self._single_fast = self._index.one_record_per_chunk and codec is not None and (
             codec.codec_id == 0 or self._kernel_codec is not None)
+        # Record i (in range) on its own, the way r[i] reads it: one bound method, chosen once.
+        self._one_record = self._single_record if self._single_fast else self._record
 
     # -- the file's facts ----------------------------------------------------
 
@@ -803,7 +807,9 @@ class ArrayRecordReader:
 
     def seek(self, i: int) -> None:
         """Move the cursor of :meth:`read` to record ``i`` (clamped to the end, as the reference)."""
-        self._sought = min(max(int(i), 0), self._num_records)
+        if type(i) is not int or not 0 <= i <= self._num_records:
+            i = min(max(int(i), 0), self._num_records)
+        self._sought = i
         self._run_rest = _EXHAUSTED  # the next read() goes to _read_outside_run, which finds the record
 
     def _read_outside_run(self) -> bytes:
@@ -846,10 +852,6 @@ class ArrayRecordReader:
         record = self._one_record(at)
         self._run_first = at + 1
         return record
-
-    def _one_record(self, i: int) -> bytes:
-        """Record ``i`` (in range) on its own, the way ``reader[i]`` reads it."""
-        return self._single_record(i) if self._single_fast else self._record(i)
 
     def record_index(self) -> int:
         """The cursor: the index :meth:`read` returns next."""

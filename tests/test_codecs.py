@@ -413,3 +413,28 @@ def test_lazy_cfunc_compiles_once_for_racing_threads():
     assert len(addresses) == 1 and addresses == {address()}
     empty = np.zeros(4, np.uint8)
     assert decode_into(address(), 0, empty, 0, 0, empty, 0, 4)  # it runs: zero bytes decoded
+
+
+def test_zstd_lays_out_jobs_of_small_blobs_in_one_call():
+    """Under 4096 bytes a blob's size is pledged, which ``ZSTD_compress2`` does: the kernel makes the chunks
+    the per-blob path makes; a job with a larger blob is left to that path."""
+    from mmrecord.chunk import encode_record_values
+
+    zstd = get_codec("zstd")
+    records = [text_bytes(n, n) for n in (0, 1, 100, 1500, 4095, 3000, 7)]
+    values = np.frombuffer(b"".join(records), np.uint8)
+    sizes = np.array([len(r) for r in records], np.uint64)
+
+    class PerBlob(type(zstd)):
+        def encode_chunks(self, *args):
+            return None
+
+    for group in (1, 2):
+        group_bounds = np.append(np.arange(0, len(records), group), len(records)).astype(np.int64)
+        for level, window_log in ((None, None), (1, None), (19, 12), (-3, None)):
+            made = zstd.encode_chunks(values, sizes, group_bounds, level, window_log)
+            plain = encode_record_values(values, sizes, group_bounds, PerBlob(), level, window_log)
+            if group == 1:
+                assert np.array_equal(made[0], plain.data) and np.array_equal(made[1], plain.bounds)
+            else:  # records 3 and 4 together are 7095 bytes
+                assert made is None

@@ -88,3 +88,25 @@ def test_random_round_trips_match_reference(tmp_path_factory, records, group_siz
     assert reference_reader(tmp / "ours").read_all() == records
     _write_reference(tmp / "theirs", options, records)
     assert mmrecord.ArrayRecordReader(tmp / "theirs").read_all() == records
+
+
+def _small_records(seed: int, largest: int) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    sizes = rng.choice([0, 1, 30, 700, 1500, largest], 3000)
+    return [bytes(rng.integers(97, 97 + int(rng.integers(1, 26)), int(n), np.uint8)) for n in sizes]
+
+
+@pytest.mark.parametrize("options", ["group_size:1,zstd:3", "group_size:1,zstd:1", "group_size:1,zstd:19,window_log:15",
+                                     "group_size:1,zstd:-5", "group_size:2,zstd:3"])
+@pytest.mark.parametrize("large", [False, True])
+def test_zstd_jobs_of_small_blobs_are_the_reference_bytes(tmp_path, options, large):
+    """Jobs whose blobs are all under 4096 bytes are compressed in one kernel call (``ZSTD_compress2``,
+    the size pledged); a job with a larger blob goes blob by blob. Both make the reference's file."""
+    grouped = "group_size:1," not in options
+    records = _small_records(len(options), 2000 if grouped else 4095)
+    if large:
+        records[1000] = b"x" * 5000 + records[1000] * 20
+    ours, theirs = tmp_path / "ours.array_record", tmp_path / "theirs.array_record"
+    _write_mmrecord(ours, options, records)
+    _write_reference(theirs, options, records)
+    assert ours.read_bytes() == theirs.read_bytes()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import numpy as np
 import zstandard
 
 try:
@@ -27,6 +28,7 @@ try:
 except ImportError:  # zstandard without its cffi build: reads decode through python-zstandard
     _cffi = None
 
+from ..engine.simple import encode_chunks_by_call
 from .registry import Codec
 
 #: Blobs shorter than this get their size in the frame header (FORMAT.md §4.2).
@@ -41,6 +43,7 @@ def _address(pointer: Any) -> int:
 
 
 _DECODE_FUNCTION = _address(_cffi.ffi.addressof(_cffi.lib, "ZSTD_decompressDCtx")) if _cffi else 0
+_ENCODE_FUNCTION = _address(_cffi.ffi.addressof(_cffi.lib, "ZSTD_compress2")) if _cffi else 0
 
 
 class _Contexts(threading.local):
@@ -51,6 +54,8 @@ class _Contexts(threading.local):
         self.decompressor = zstandard.ZstdDecompressor(max_window_size=1 << _MAX_WINDOW_LOG)
         self.kernel_decoder: tuple[int, int] | None = None
         self._kernel_context: Any = None  # keeps the context alive; freed with the thread
+        self.kernel_encoders: dict[tuple[int, int], tuple[int, int]] = {}
+        self._encoding_contexts: list[Any] = []  # keep them alive; freed with the thread
 
     def make_kernel_decoder(self) -> tuple[int, int]:
         lib = _cffi.lib
@@ -61,6 +66,27 @@ class _Contexts(threading.local):
         self._kernel_context = context
         self.kernel_decoder = (_DECODE_FUNCTION, _address(context))
         return self.kernel_decoder
+
+
+    def kernel_encoder(self, key: tuple[int, int]) -> tuple[int, int]:
+        """``ZSTD_compress2`` and this thread's compression context for (level, window_log).
+
+        Only the level and the window log are set, as in :meth:`Zstd._compressor`:
+        the one-shot call pledges the blob's size, so it makes the frames
+        python-zstandard's ``compress`` makes, for the blobs whose size the
+        reference pledges.
+        """
+        encoder = self.kernel_encoders.get(key)
+        if encoder is None:
+            lib = _cffi.lib
+            context = _cffi.ffi.gc(lib.ZSTD_createCCtx(), lib.ZSTD_freeCCtx)
+            if context == _cffi.ffi.NULL or any(lib.ZSTD_isError(lib.ZSTD_CCtx_setParameter(context, parameter, value))
+                                                for parameter, value in ((lib.ZSTD_c_compressionLevel, key[0]),
+                                                                         (lib.ZSTD_c_windowLog, key[1]))):
+                raise MemoryError("libzstd could not make a compression context")
+            self._encoding_contexts.append(context)
+            encoder = self.kernel_encoders[key] = (_ENCODE_FUNCTION, _address(context))
+        return encoder
 
 
 class Zstd(Codec):
@@ -91,6 +117,15 @@ class Zstd(Codec):
         """Compress with the size pledged whatever it is, as Riegeli does for transposed chunks' buckets and header."""
         stream = self._compressor(level, window_log).compressobj(size=memoryview(data).nbytes)
         return stream.compress(data) + stream.flush()
+
+    def encode_chunks(self, values: np.ndarray, sizes: np.ndarray, group_bounds: np.ndarray,
+                      level: int | None, window_log: int | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """Small blobs (those whose size is pledged) are compressed by one kernel call a job, without the GIL."""
+        if not _ENCODE_FUNCTION:
+            return None
+        made = encode_chunks_by_call(values, sizes, group_bounds, self.codec_id,
+                                     *self._contexts.kernel_encoder(self._key(level, window_log)), _PLEDGE_BELOW)
+        return (made.data, made.bounds) if made.ok else None
 
     def decompress(self, data: Any, decoded_size: int) -> bytes:
         # A size in the frame header would be trusted for the allocation: check it.
@@ -123,16 +158,18 @@ class Zstd(Codec):
         contexts = self._contexts
         return contexts.kernel_decoder or contexts.make_kernel_decoder()
 
+    def _key(self, level: int | None, window_log: int | None) -> tuple[int, int]:
+        """(level, window_log), defaults filled in."""
+        return (self.default_level if level is None else level,
+                self.default_window_log if window_log is None else window_log)
+
     def _compressor(self, level: int | None, window_log: int | None) -> zstandard.ZstdCompressor:
         """This thread's compressor for (level, window_log), made on first use.
 
         Only the level and the window log are set, as the reference does: the
         other parameters stay "auto", derived by libzstd per blob.
         """
-        key = (
-            self.default_level if level is None else level,
-            self.default_window_log if window_log is None else window_log,
-        )
+        key = self._key(level, window_log)
         compressors = self._contexts.compressors
         if key not in compressors:
             params = zstandard.ZstdCompressionParameters(compression_level=key[0], window_log=key[1])

@@ -1,4 +1,4 @@
-"""Calling a codec's decoder from kernels, so that batches decode without the GIL.
+"""Calling a codec's decoder (or one-shot compressor) from kernels, so that batches run without the GIL.
 
 Kernels call every codec's decoder the same way: through the address of a
 function with the signature of libzstd's one-shot decoder::
@@ -104,6 +104,23 @@ def _decode_into(function: int, context: int, dst, dst_pos: int, expected: int,
     got = _call_decoder(function, context, dst.ctypes.data + dst_pos, expected,
                         src.ctypes.data + src_pos, src_size)
     return got == expected
+
+
+@njit(cache=True, nogil=True)
+def encode_into(function: int, context: int, dst, dst_pos: int, capacity: int, src, src_pos: int,
+                src_size: int) -> int:
+    """Compress ``src[src_pos:src_pos+src_size]`` into ``dst`` from ``dst_pos``, in at most ``capacity`` bytes.
+
+    ``function`` is a one-shot compressor of the decoders' signature (libzstd's
+    ``ZSTD_compress2``: it returns the compressed length). Returns that
+    length, or -1 when the compressor fails; both ranges are checked against
+    their arrays first.
+    """
+    if (dst_pos < 0 or capacity < 0 or dst_pos + capacity > len(dst)
+            or src_pos < 0 or src_size < 0 or src_pos + src_size > len(src)):
+        return -1
+    got = _call_decoder(function, context, dst.ctypes.data + dst_pos, capacity, src.ctypes.data + src_pos, src_size)
+    return got if 0 <= got <= capacity else -1
 
 
 # --- adapters for other conventions ------------------------------------------------

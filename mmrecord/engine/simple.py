@@ -18,7 +18,7 @@ from .blocks import copy_logical, is_contiguous, skip_logical
 from .framing import OK, SAME, SIMPLE_CHUNK, check_chunk, entry_mismatch, read_chunk
 from .gather import sizes_to_bounds
 from .memory import as_readonly, claim, copy_bytes
-from .native import decode_into
+from .native import decode_into, encode_into
 from .snappy import compress_into as snappy_compress_into
 from .snappy import max_compressed_length as snappy_max_length
 from .snappy import new_table as new_snappy_table
@@ -379,6 +379,68 @@ def encode_snappy_chunks(values, sizes, group_bounds, codec_id: int, level: int)
         source += values_len
         bounds[g + 1] = pos
     return data[:pos], bounds
+
+
+@njit(inline="always")
+def _room_for(length: int) -> int:
+    """Room a one-shot compressor gets for a blob of ``length`` bytes (above libzstd's bound)."""
+    return length + (length >> 7) + 128
+
+
+class CalledChunks(NamedTuple):
+    """What :func:`encode_chunks_by_call` made: chunk ``g`` is ``data[bounds[g]:bounds[g+1]]``, when ``ok``."""
+
+    ok: bool  # False: a blob was too long for the call, or the compressor failed
+    data: np.ndarray
+    bounds: np.ndarray
+
+
+@njit(cache=True, nogil=True)
+def encode_chunks_by_call(values, sizes, group_bounds, codec_id: int, function: int, context: int,
+                          shorter_than: int) -> CalledChunks:
+    """Simple-chunk data whose blobs a C one-shot compressor makes, for consecutive groups, in one call.
+
+    As :func:`encode_snappy_chunks`, a blob being ``varint(raw length) ‖
+    function(blob)`` (``native.encode_into``). Every raw blob must be shorter
+    than ``shorter_than`` bytes (longer ones are compressed another way: zstd
+    pledges their size only below 4096 bytes); otherwise, or when the
+    compressor fails, nothing is made and ``ok`` is False.
+    """
+    groups = len(group_bounds) - 1
+    room = np.int64(0)
+    most_sizes = np.int64(0)
+    for g in range(groups):
+        sizes_len, values_len = _group_lengths(sizes, group_bounds, g)
+        if sizes_len >= shorter_than or values_len >= shorter_than:
+            return CalledChunks(False, np.empty(0, np.uint8), np.zeros(1, np.int64))
+        room += 31 + _room_for(sizes_len) + _room_for(values_len)
+        most_sizes = max(most_sizes, sizes_len)
+    data = np.empty(room, np.uint8)
+    raw_sizes = np.empty(most_sizes, np.uint8)
+    sizes_blob = np.empty(10 + _room_for(most_sizes), np.uint8)
+    bounds = np.empty(groups + 1, np.int64)
+    bounds[0] = 0
+    pos = np.int64(0)
+    source = np.int64(0)
+    for g in range(groups):
+        raw_len = encode_varints_into(sizes[group_bounds[g]:group_bounds[g + 1]], raw_sizes, 0)
+        blob_len = write_varint(sizes_blob, 0, raw_len)
+        made = encode_into(function, context, sizes_blob, blob_len, len(sizes_blob) - blob_len, raw_sizes, 0, raw_len)
+        values_len = _group_lengths(sizes, group_bounds, g)[1]
+        if made < 0:
+            return CalledChunks(False, data[:0], bounds[:1])
+        blob_len += made
+        data[pos] = codec_id
+        pos = write_varint(data, pos + 1, blob_len)
+        copy_bytes(data, pos, sizes_blob, 0, blob_len)
+        pos = write_varint(data, pos + blob_len, values_len)
+        made = encode_into(function, context, data, pos, _room_for(values_len), values, source, values_len)
+        if made < 0:
+            return CalledChunks(False, data[:0], bounds[:1])
+        pos += made
+        source += values_len
+        bounds[g + 1] = pos
+    return CalledChunks(True, data[:pos], bounds)
 
 
 @njit(cache=True, nogil=True)
