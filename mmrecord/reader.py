@@ -750,12 +750,13 @@ class ArrayRecordReader:
         self._run_split(decode, len(unique))
         # All needed chunks side by side: chunk u's values start at value_base[u]
         # and its bounds at bound_base[u] in the concatenated arrays.
-        value_base = np.cumsum([0] + [len(c.values) for c in decoded[:-1]], dtype=np.int64)
+        values_of = [c.values for c in decoded]  # once: a chunk read in place joins its values for this
+        value_base = np.cumsum([0] + [len(v) for v in values_of[:-1]], dtype=np.int64)
         bound_base = np.cumsum([0] + [len(c.bounds) for c in decoded[:-1]], dtype=np.int64)
         bounds = np.concatenate([c.bounds for c in decoded])
         row = bound_base[which] + within
         base = value_base[which]
-        chunk_values = np.concatenate([c.values for c in decoded])
+        chunk_values = np.concatenate(values_of)
         starts, stops = base + bounds[row], base + bounds[row + 1]
         offsets = np.zeros(len(idx) + 1, np.int64)
         np.cumsum(stops - starts, out=offsets[1:])
