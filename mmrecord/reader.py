@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict, deque
 from concurrent.futures import wait
 from itertools import islice
-from typing import Any, Iterable, Iterator, Mapping, overload
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, overload
 
 import numpy as np
 
@@ -25,9 +25,11 @@ from .chunk import (
 from .codecs import Codec
 from .engine.blocks import BLOCK_SIZE
 from .engine.gather import COPY, DECODE, EXTRA, fill_records_shared
-from .engine.pybytes import bytes_list_from_two
+from .engine.pybytes import bytes_list, bytes_list_from_two
 from .engine.simple import (
+    DecodedRecords,
     decode_chunks,
+    decode_records,
     indexed_record_into,
     indexed_record_span,
     indexed_record_spans,
@@ -91,6 +93,19 @@ def _scratch_for(size: int) -> np.ndarray:
         return np.empty(size, np.uint8)
     _scratch.buffer = np.empty(max(size, min(2 * len(buffer), SCRATCH_LIMIT)), np.uint8)
     return _scratch.buffer
+
+
+class _Groups(NamedTuple):
+    """A batch's indices grouped by chunk: record ``r`` of the groups is ``indices[slots[r]]``, record
+    ``wanted[r]`` of its chunk; group ``g`` is records ``group_at[g]`` to ``group_at[g+1]`` of chunk
+    ``group_chunk[g]``, which holds ``counts[g]``. ``general`` marks the indices left to the general path."""
+
+    general: np.ndarray
+    slots: np.ndarray
+    wanted: np.ndarray
+    group_at: np.ndarray
+    group_chunk: np.ndarray
+    counts: np.ndarray
 
 
 def _place(out: list, places: np.ndarray, records: list) -> None:
@@ -257,6 +272,8 @@ class ArrayRecordReader:
         # r[i] is one kernel call when chunks hold one record each, stored in a form kernels read.
         self._single_fast = self._index.one_record_per_chunk and codec is not None and (
             codec.codec_id == 0 or self._kernel_codec is not None)
+        # Batches at group size > 1 of a kernel codec that cannot stop a stream early decode in kernels.
+        self._decode_whole = self._kernel_codec is not None and not self._kernel_codec.decodes_prefix
         # Record i (in range) on its own, the way r[i] reads it: one bound method, chosen once.
         self._one_record = self._single_record if self._single_fast else self._record
 
@@ -420,6 +437,8 @@ class ArrayRecordReader:
             return self._single_records(indices, parallel)
         if self._in_place:
             return self._in_place_records(indices, parallel)
+        if self._decode_whole:
+            return self._decoded_records(indices, parallel)
         out: list[bytes] = [b""] * len(indices)
         self._records_into(indices, out, parallel)
         return out
@@ -433,6 +452,29 @@ class ArrayRecordReader:
         else:
             work(0, count)
 
+    def _groups(self, indices: np.ndarray) -> _Groups:
+        """``indices`` grouped by chunk for a kernel pass, leaving out those whose chunk is in the cache."""
+        chunks, within = self._index.locate_many(indices)
+        with self._cache_lock:
+            held = np.fromiter(self._cache, np.int64, len(self._cache))
+        general = np.isin(chunks, held)
+        slots = np.flatnonzero(~general)
+        slots = slots[np.argsort(chunks[slots], kind="stable")]
+        sorted_chunks = chunks[slots]
+        group_at = np.append(np.flatnonzero(np.diff(sorted_chunks, prepend=-1)), len(slots))
+        group_chunk = sorted_chunks[group_at[:-1]]
+        return _Groups(general, slots, within[slots], group_at, group_chunk, self._index.counts_of(group_chunk))
+
+    def _finish_groups(self, indices: np.ndarray, groups: _Groups, refused: np.ndarray, out: list[bytes],
+                       parallel: bool) -> list[bytes]:
+        """Records of the groups a kernel ``refused``, and of cached chunks, read the general way into ``out``."""
+        general = groups.general
+        general[groups.slots[np.repeat(refused, np.diff(groups.group_at))]] = True
+        if general.any():
+            places = np.flatnonzero(general)
+            self._records_into(indices[places], out, parallel, places)
+        return out
+
     def _in_place_records(self, indices: np.ndarray, parallel: bool) -> list[bytes]:
         """:meth:`_records` for a file of uncompressed chunks: records straight from the map.
 
@@ -445,21 +487,13 @@ class ArrayRecordReader:
         cache, so that batches walking a file in order check each chunk once.
         """
         src = self._src_or_raise()
-        chunks, within = self._index.locate_many(indices)
-        with self._cache_lock:
-            held = np.fromiter(self._cache, np.int64, len(self._cache))
-        general = np.isin(chunks, held)
-        slots = np.flatnonzero(~general)
-        slots = slots[np.argsort(chunks[slots], kind="stable")]  # record r of the groups goes to out[slots[r]]
-        sorted_chunks = chunks[slots]
-        group_at = np.append(np.flatnonzero(np.diff(sorted_chunks, prepend=-1)), len(slots))
-        group_chunk = sorted_chunks[group_at[:-1]]
-        counts = self._index.counts_of(group_chunk)
+        groups = self._groups(indices)
+        slots, wanted, group_at, group_chunk, counts = (groups.slots, groups.wanted, groups.group_at,
+                                                        groups.group_chunk, groups.counts)
         bound_at = np.zeros(len(counts) + 1, np.int64)
         np.cumsum(counts + 1, out=bound_at[1:])
         bounds = np.empty(bound_at[-1], np.int64)
         values_at = np.empty(len(group_chunk), np.int64)
-        wanted = within[slots]
         pos, size = np.zeros(len(slots), np.int64), np.zeros(len(slots), np.int64)
         contiguous = np.ones(len(slots), np.bool_)
         out: list[bytes] = [b""] * len(indices)
@@ -474,23 +508,63 @@ class ArrayRecordReader:
             _place(out, slots[first:end], bytes_in_place(src, pos[first:end], size[first:end],
                                                          contiguous[first:end]))
 
-        groups = len(group_chunk)
-        if not parallel or groups < 2:
-            read_part(0, groups)
+        count = len(group_chunk)
+        if not parallel or count < 2:
+            read_part(0, count)
         elif len(slots) <= 2 * PART_RECORDS:
-            read_part(0, groups, split=True)
+            read_part(0, count, split=True)
         else:
-            self._run_split(read_part, groups, grain=max(1, groups * PART_RECORDS // len(slots)))
+            self._run_split(read_part, count, grain=max(1, count * PART_RECORDS // len(slots)))
         refused = values_at < 0
-        general[slots[np.repeat(refused, np.diff(group_at))]] = True
         with self._cache_lock:
             for g in np.flatnonzero(~refused)[-CHUNK_CACHE_SIZE:].tolist():
                 self._remember(int(group_chunk[g]), InPlaceRecords(
                     src, int(values_at[g]), bounds[bound_at[g]:bound_at[g + 1]].copy()))
-        if general.any():
-            places = np.flatnonzero(general)
-            self._records_into(indices[places], out, parallel, places)
-        return out
+        return self._finish_groups(indices, groups, refused, out, parallel)
+
+    def _decoded_records(self, indices: np.ndarray, parallel: bool) -> list[bytes]:
+        """:meth:`_records` for chunks of a codec that decodes whole (no prefix), by the kernel codec's decoder.
+
+        Threads share the needed chunks out inside one kernel call each
+        (:func:`~mmrecord.engine.simple.decode_records`): each decodes a chunk
+        into a buffer it reuses and copies out the records wanted from it,
+        without the GIL; their ``bytes`` are made after. Large batches go in
+        parts over the pool, so that one thread makes ``bytes`` while another
+        decodes. The chunk each call decoded last goes to the cache, so that
+        batches walking a file in order decode each chunk once. Records of
+        cached chunks, and of chunks the kernel cannot take, are read the
+        general way.
+        """
+        src = self._src_or_raise()
+        groups = self._groups(indices)
+        taken = np.ones(len(groups.group_chunk), np.bool_)
+        out: list[bytes] = [b""] * len(indices)
+
+        def read_part(lo: int, hi: int, split: bool = False) -> None:
+            counter = np.zeros(1, np.int64)
+            first = groups.group_at[lo]
+
+            def decode() -> DecodedRecords:
+                return decode_records(src, self._chunks, self._footer_offset, self._verify, self._kernel_codec_id,
+                                      *self._kernel_decoder(), groups.group_chunk[lo:hi], groups.counts[lo:hi],
+                                      groups.group_at[lo:hi + 1] - first, groups.wanted[first:groups.group_at[hi]],
+                                      taken[lo:hi], counter, 1)
+
+            for made in self._together(decode, split):
+                _place(out, groups.slots[first + made.records], bytes_list(made.values, made.starts, made.stops))
+                if made.last >= 0:
+                    with self._cache_lock:
+                        self._remember(int(groups.group_chunk[lo + made.last]),
+                                       ChunkRecords(made.last_values, made.last_bounds))
+
+        count = len(groups.group_chunk)
+        if not parallel or count < 2:
+            read_part(0, count)
+        elif len(groups.slots) <= 2 * PART_RECORDS:
+            read_part(0, count, split=True)
+        else:
+            self._run_split(read_part, count, grain=max(1, count * PART_RECORDS // len(groups.slots)))
+        return self._finish_groups(indices, groups, ~taken, out, parallel)
 
     def _kernel_decoder(self) -> tuple[int, int]:
         """This thread's ``(function, context)`` for the kernel codec; zeros when there is none."""

@@ -98,3 +98,43 @@ def test_damage_before_the_needed_record_is_named(tmp_path, codec):
         for read in (lambda: r[5], lambda: r.read([5]), lambda: r.read([9, 2])):
             with pytest.raises(CorruptRecordError):
                 read()
+
+
+@pytest.mark.parametrize("codec", ["snappy", "brotli:3"])
+@pytest.mark.parametrize("options", ["max_parallelism:0", "", "max_parallelism:1"])
+def test_batches_of_codecs_that_decode_whole_go_through_kernels(tmp_path, codec, options):
+    """A codec that cannot stop a stream early (snappy, brotli) has a batch's chunks decoded by kernels,
+    each thread's last one kept in the cache whole; chunks in the cache are not decoded again."""
+    records = make_records(600, seed=5)
+    path = write(tmp_path / "w.array_record", records, f"group_size:16,{codec}")
+    order = np.random.default_rng(6).permutation(len(records)).tolist()
+    with mmrecord.ArrayRecordReader(path, options) as r:
+        assert r._decode_whole
+        assert r.read(order) == [records[i] for i in order]
+        assert r._cache and all(c.holds(c.num_records - 1) for c in r._cache.values())
+        assert r.read(order[:100]) == [records[i] for i in order[:100]]
+        for lo in range(0, len(records), 37):  # in order, batches not aligned with chunks
+            assert r.read(lo, min(lo + 37, len(records))) == records[lo:lo + 37]
+        assert r.read([3, 3, 599, 0]) == [records[i] for i in (3, 3, 599, 0)]
+        assert r.read_all() == records
+
+
+def test_zstd_batches_decode_prefixes():
+    assert get_codec("zstd").decodes_prefix
+    assert not get_codec("brotli").decodes_prefix and not get_codec("snappy").decodes_prefix
+
+
+def test_batches_of_streams_the_kernel_decoder_refuses(tmp_path):
+    """Large-window brotli (the reference writes it; the one-shot C decoder refuses it): the general path."""
+    reference = pytest.importorskip("array_record.python.array_record_module")
+    records = make_records(120, seed=7)
+    path = tmp_path / "wide.array_record"
+    writer = reference.ArrayRecordWriter(str(path), "group_size:8,brotli:5,window_log:25")
+    for record in records:
+        writer.write(record)
+    writer.close()
+    order = np.random.default_rng(8).permutation(len(records)).tolist()
+    for options in ("", "max_parallelism:0", "verify_checksums:false"):
+        with mmrecord.ArrayRecordReader(path, options) as r:
+            assert r.read(order) == [records[i] for i in order]
+            assert r.read_all() == records

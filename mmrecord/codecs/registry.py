@@ -79,6 +79,11 @@ class Codec(abc.ABC):
     def decompress(self, data: Any, decoded_size: int) -> bytes:
         """Decompress a bytes-like object into exactly ``decoded_size`` bytes, or raise."""
 
+    @property
+    def decodes_prefix(self) -> bool:
+        """Whether :meth:`decompress_prefix` can stop a stream early (the codec overrides it)."""
+        return type(self).decompress_prefix is not Codec.decompress_prefix
+
     def decompress_prefix(self, data: Any, decoded_size: int, prefix: int) -> Any:
         """The first ``prefix`` bytes, at least, of a stream that decodes to ``decoded_size`` bytes, or ``None``.
 

@@ -330,6 +330,85 @@ def _decode_chunk_into(src, chunks, footer_offset: int, k: int, count: int, veri
     return sizes_to_bounds(sizes, decoded, bounds)
 
 
+class DecodedRecords(NamedTuple):
+    """What one call of :func:`decode_records` took: wanted record ``records[i]`` is
+    ``values[starts[i]:stops[i]]``. Group ``last`` (-1: none) is the last it decoded, its chunk's
+    values and bounds being ``last_values`` and ``last_bounds``."""
+
+    values: np.ndarray
+    starts: np.ndarray
+    stops: np.ndarray
+    records: np.ndarray
+    last: int
+    last_values: np.ndarray
+    last_bounds: np.ndarray
+
+
+@njit(cache=True, nogil=True)
+def decode_records(src, chunks, footer_offset: int, verify: bool, native_codec: int, function: int, context: int,
+                   group_chunk, counts, group_at, within, taken, counter, step: int) -> DecodedRecords:
+    """Decode chunks and copy out the records wanted from them, without the GIL; any number of threads at once.
+
+    Group ``g`` wants records ``within[group_at[g]:group_at[g+1]]`` of chunk
+    ``group_chunk[g]``, which the footer says holds ``counts[g]`` records.
+    Each chunk is checked and decoded as :func:`decode_chunks` does, into one
+    of two buffers this call reuses (so it stays in the cache, and no fresh
+    memory is faulted in per chunk), and only the wanted records are copied
+    out. ``taken[g]`` says whether the group was decoded: the general path
+    reads the others (damage, another codec, a stream the decoder refuses).
+    Threads share the groups out through ``counter`` as
+    :func:`indexed_record_spans` does; each call returns what it took.
+    """
+    most_values = np.int64(0)
+    most_records = np.int64(0)
+    for g in range(len(group_chunk)):
+        most_values = max(most_values, chunks[group_chunk[g], 1])
+        most_records = max(most_records, counts[g])
+    buffers = (np.empty(most_values, np.uint8), np.empty(most_values, np.uint8))
+    bound_buffers = (np.empty(most_records + 1, np.int64), np.empty(most_records + 1, np.int64))
+    values = np.empty(max(np.int64(1 << 16), 2 * most_values), np.uint8)
+    n = len(within)
+    starts = np.empty(n, np.int64)
+    stops = np.empty(n, np.int64)
+    records = np.empty(n, np.int64)
+    taken_here = np.int64(0)
+    used = np.int64(0)
+    last = np.int64(-1)
+    which = 0
+    while True:
+        lo, hi = claim(counter, step, len(group_chunk))
+        if lo >= hi:
+            break
+        for g in range(lo, hi):
+            k = group_chunk[g]
+            decoded, bounds = buffers[which], bound_buffers[which][:counts[g] + 1]
+            taken[g] = _decode_chunk_into(src, chunks, footer_offset, k, counts[g], verify, native_codec,
+                                          function, context, decoded, 0, bounds)
+            if not taken[g]:
+                continue
+            for r in range(group_at[g], group_at[g + 1]):
+                j = within[r]
+                size = bounds[j + 1] - bounds[j]
+                if used + size > len(values):
+                    grown = np.empty(max(2 * len(values), used + size), np.uint8)
+                    copy_bytes(grown, 0, values, 0, used)
+                    values = grown
+                copy_bytes(values, used, decoded, bounds[j], size)
+                starts[taken_here] = used
+                stops[taken_here] = used + size
+                records[taken_here] = r
+                taken_here += 1
+                used += size
+            last = g
+            which = 1 - which
+    if last < 0:
+        return DecodedRecords(values[:used], starts[:taken_here], stops[:taken_here], records[:taken_here], last,
+                              buffers[0][:0], bound_buffers[0][:1])
+    k = group_chunk[last]
+    return DecodedRecords(values[:used], starts[:taken_here], stops[:taken_here], records[:taken_here], last,
+                          buffers[1 - which][:chunks[k, 1]], bound_buffers[1 - which][:counts[last] + 1])
+
+
 @njit(inline="always")
 def _group_lengths(sizes, group_bounds, g: int):
     """Group ``g``'s raw sizes blob length (its records' varints) and values length."""
