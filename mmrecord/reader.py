@@ -465,6 +465,17 @@ class ArrayRecordReader:
         group_chunk = sorted_chunks[group_at[:-1]]
         return _Groups(general, slots, within[slots], group_at, group_chunk, self._index.counts_of(group_chunk))
 
+    def _run_groups(self, read_part, groups: _Groups, parallel: bool) -> None:
+        """``read_part(lo, hi, split)`` over the groups: at once (its kernel split over the pool when
+        ``split``), or for large batches in parts of about ``PART_RECORDS`` records over the pool."""
+        count = len(groups.group_chunk)
+        if not parallel or count < 2:
+            read_part(0, count)
+        elif len(groups.slots) <= 2 * PART_RECORDS:
+            read_part(0, count, split=True)
+        else:
+            self._run_split(read_part, count, grain=max(1, count * PART_RECORDS // len(groups.slots)))
+
     def _finish_groups(self, indices: np.ndarray, groups: _Groups, refused: np.ndarray, out: list[bytes],
                        parallel: bool) -> list[bytes]:
         """Records of the groups a kernel ``refused``, and of cached chunks, read the general way into ``out``."""
@@ -508,13 +519,7 @@ class ArrayRecordReader:
             _place(out, slots[first:end], bytes_in_place(src, pos[first:end], size[first:end],
                                                          contiguous[first:end]))
 
-        count = len(group_chunk)
-        if not parallel or count < 2:
-            read_part(0, count)
-        elif len(slots) <= 2 * PART_RECORDS:
-            read_part(0, count, split=True)
-        else:
-            self._run_split(read_part, count, grain=max(1, count * PART_RECORDS // len(slots)))
+        self._run_groups(read_part, groups, parallel)
         refused = values_at < 0
         with self._cache_lock:
             for g in np.flatnonzero(~refused)[-CHUNK_CACHE_SIZE:].tolist():
@@ -557,13 +562,7 @@ class ArrayRecordReader:
                         self._remember(int(groups.group_chunk[lo + made.last]),
                                        ChunkRecords(made.last_values, made.last_bounds))
 
-        count = len(groups.group_chunk)
-        if not parallel or count < 2:
-            read_part(0, count)
-        elif len(groups.slots) <= 2 * PART_RECORDS:
-            read_part(0, count, split=True)
-        else:
-            self._run_split(read_part, count, grain=max(1, count * PART_RECORDS // len(groups.slots)))
+        self._run_groups(read_part, groups, parallel)
         return self._finish_groups(indices, groups, ~taken, out, parallel)
 
     def _kernel_decoder(self) -> tuple[int, int]:
