@@ -54,8 +54,8 @@ class _Contexts(threading.local):
         self.decompressor = zstandard.ZstdDecompressor(max_window_size=1 << _MAX_WINDOW_LOG)
         self.kernel_decoder: tuple[int, int] | None = None
         self._kernel_context: Any = None  # keeps the context alive; freed with the thread
-        self.kernel_encoders: dict[tuple[int, int], tuple[int, int]] = {}
-        self._encoding_contexts: list[Any] = []  # keep them alive; freed with the thread
+        # (level, window_log) -> ((function, context address), the context, kept alive with the thread)
+        self._kernel_encoders: dict[tuple[int, int], tuple[tuple[int, int], Any]] = {}
 
     def make_kernel_decoder(self) -> tuple[int, int]:
         lib = _cffi.lib
@@ -76,17 +76,16 @@ class _Contexts(threading.local):
         python-zstandard's ``compress`` makes, for the blobs whose size the
         reference pledges.
         """
-        encoder = self.kernel_encoders.get(key)
-        if encoder is None:
+        made = self._kernel_encoders.get(key)
+        if made is None:
             lib = _cffi.lib
             context = _cffi.ffi.gc(lib.ZSTD_createCCtx(), lib.ZSTD_freeCCtx)
             if context == _cffi.ffi.NULL or any(lib.ZSTD_isError(lib.ZSTD_CCtx_setParameter(context, parameter, value))
                                                 for parameter, value in ((lib.ZSTD_c_compressionLevel, key[0]),
                                                                          (lib.ZSTD_c_windowLog, key[1]))):
                 raise MemoryError("libzstd could not make a compression context")
-            self._encoding_contexts.append(context)
-            encoder = self.kernel_encoders[key] = (_ENCODE_FUNCTION, _address(context))
-        return encoder
+            made = self._kernel_encoders[key] = ((_ENCODE_FUNCTION, _address(context)), context)
+        return made[0]
 
 
 class Zstd(Codec):

@@ -402,9 +402,18 @@ def _simd_core(typingctx, data, start, npackets, n, t0, t1, t2, t3):
     return sig, codegen
 
 
-def _check_data(data) -> None:
+_ALWAYS, _UNIT_STRIDE, _NEVER = "always", "unit stride", "never"
+
+
+def _simd_use(data) -> str:
+    """When the SIMD loops apply to ``data``'s type: always (C-contiguous), when its stride is 1 (checked
+    at run time), or never. Decided at compile time, so C-contiguous specialisations never compile the
+    portable loops."""
     if not (isinstance(data, types.Buffer) and data.ndim == 1 and data.dtype == types.uint8):
         raise TypingError(f"highway_hash needs a 1-D uint8 array or bytes, got {data}")
+    if _USE_SIMD and data.layout == "C":
+        return _ALWAYS
+    return _UNIT_STRIDE if _USE_SIMD and isinstance(data, types.Array) else _NEVER
 
 
 def _hash_core(data, start, npackets, n, t0, t1, t2, t3):
@@ -414,15 +423,15 @@ def _hash_core(data, start, npackets, n, t0, t1, t2, t3):
 
 @overload(_hash_core, inline="always")
 def _hash_core_overload(data, start, npackets, n, t0, t1, t2, t3):
-    """Choose at compile time, so C-contiguous specialisations never compile the portable core."""
-    _check_data(data)
-    if _USE_SIMD and data.layout == "C":
+    """The core :func:`_simd_use` picks."""
+    use = _simd_use(data)
+    if use == _ALWAYS:
 
         def simd(data, start, npackets, n, t0, t1, t2, t3):
             return _simd_core(data, start, npackets, n, t0, t1, t2, t3)
 
         return simd
-    if _USE_SIMD and isinstance(data, types.Array):
+    if use == _UNIT_STRIDE:
 
         def by_stride(data, start, npackets, n, t0, t1, t2, t3):
             if data.strides[0] == 1:
@@ -458,15 +467,15 @@ def _portable_packets_into(state, data, start, npackets):
 
 @overload(_hash_packets, inline="always")
 def _hash_packets_overload(state, data, start, npackets):
-    """As :func:`_hash_core_overload`, for the resumable form."""
-    _check_data(data)
-    if _USE_SIMD and data.layout == "C":
+    """The packet loop :func:`_simd_use` picks, for the resumable form."""
+    use = _simd_use(data)
+    if use == _ALWAYS:
 
         def simd(state, data, start, npackets):
             _simd_packets(state, data, start, npackets)
 
         return simd
-    if _USE_SIMD and isinstance(data, types.Array):
+    if use == _UNIT_STRIDE:
 
         def by_stride(state, data, start, npackets):
             if data.strides[0] == 1:

@@ -79,6 +79,13 @@ def _call_decoder(typingctx, function, context, dst, capacity, src, size):
     return sig, codegen
 
 
+@njit(inline="always")
+def _spans_fit(dst, dst_pos: int, dst_size: int, src, src_pos: int, src_size: int) -> bool:
+    """Whether both ranges lie inside their arrays: checked before any C call reads or writes them."""
+    return (0 <= dst_pos and 0 <= dst_size and dst_pos + dst_size <= len(dst)
+            and 0 <= src_pos and 0 <= src_size and src_pos + src_size <= len(src))
+
+
 @njit(cache=True, nogil=True, inline="always")
 def decode_into(function: int, context: int, dst, dst_pos: int, expected: int,
                 src, src_pos: int, src_size: int) -> bool:
@@ -98,8 +105,7 @@ def decode_into(function: int, context: int, dst, dst_pos: int, expected: int,
 def _decode_into(function: int, context: int, dst, dst_pos: int, expected: int,
                  src, src_pos: int, src_size: int) -> bool:
     """:func:`decode_into` for a read-only ``src`` and int64 positions."""
-    if (dst_pos < 0 or expected < 0 or dst_pos + expected > len(dst)
-            or src_pos < 0 or src_size < 0 or src_pos + src_size > len(src)):
+    if not _spans_fit(dst, dst_pos, expected, src, src_pos, src_size):
         return False
     got = _call_decoder(function, context, dst.ctypes.data + dst_pos, expected,
                         src.ctypes.data + src_pos, src_size)
@@ -116,8 +122,7 @@ def encode_into(function: int, context: int, dst, dst_pos: int, capacity: int, s
     length, or -1 when the compressor fails; both ranges are checked against
     their arrays first.
     """
-    if (dst_pos < 0 or capacity < 0 or dst_pos + capacity > len(dst)
-            or src_pos < 0 or src_size < 0 or src_pos + src_size > len(src)):
+    if not _spans_fit(dst, dst_pos, capacity, src, src_pos, src_size):
         return -1
     got = _call_decoder(function, context, dst.ctypes.data + dst_pos, capacity, src.ctypes.data + src_pos, src_size)
     return got if 0 <= got <= capacity else -1
