@@ -19,7 +19,7 @@ from .codecs import Codec
 from .engine import framing, simple
 from .engine.blocks import chunk_end, join_logical
 from .engine.gather import sizes_to_bounds
-from .engine.pybytes import bytes_list, bytes_list_from_two, join_records
+from .engine.pybytes import bytes_list, bytes_list_from_two, join_records, record_addresses
 from .engine.varint import (
     decode_varints_into,
     encode_varint,
@@ -245,40 +245,57 @@ _join_buffer = threading.local()
 
 @dataclass(frozen=True)
 class EncodedChunks:
-    """Data chunks ready to be framed: chunk k's data is ``data[bounds[k]:bounds[k+1]]``."""
+    """Data chunks ready to be framed (``framing.lay_out_chunks``).
 
-    data: np.ndarray  # uint8
-    bounds: np.ndarray  # int64, one more than chunks
+    Chunk ``k``'s data is pieces ``chunk_pieces[k]`` to ``chunk_pieces[k+1]``,
+    piece ``i`` being the ``piece_size[i]`` bytes at address ``piece_at[i]``
+    (one piece a chunk when it is made whole in a buffer; a head and then
+    each record where it lies for uncompressed records). ``owners`` hold
+    that memory: the addresses are good while this object lives.
+    """
+
+    piece_at: np.ndarray  # int64
+    piece_size: np.ndarray  # int64
+    chunk_pieces: np.ndarray  # int64, one more than chunks
     num_records: np.ndarray  # int64
     decoded_size: np.ndarray  # int64
     chunk_type: int = SIMPLE  # SIMPLE or TRANSPOSED
+    owners: tuple = ()
 
-    def __post_init__(self) -> None:
-        # Always read-only (compressed chunks come from bytes), so that the
-        # framing kernel is compiled for one array type, not two.
-        if self.data.flags.writeable:
-            view = self.data.view()
-            view.flags.writeable = False
-            object.__setattr__(self, "data", view)
+    @classmethod
+    def from_buffer(cls, data: np.ndarray, bounds: np.ndarray, num_records: np.ndarray,
+                    decoded_size: np.ndarray, chunk_type: int = SIMPLE) -> "EncodedChunks":
+        """Chunks made whole one after another in ``data`` (uint8): chunk ``k`` is ``data[bounds[k]:bounds[k+1]]``."""
+        bounds = np.asarray(bounds, np.int64)
+        data = np.ascontiguousarray(data)
+        return cls(data.ctypes.data + bounds[:-1], np.diff(bounds), np.arange(len(bounds), dtype=np.int64),
+                   num_records, decoded_size, chunk_type, (data,))
 
     @classmethod
     def empty(cls) -> "EncodedChunks":
         """One chunk with no data and no records (the file signature's shape)."""
         zero = np.zeros(1, np.int64)
-        return cls(np.empty(0, np.uint8), np.zeros(2, np.int64), zero, zero)
+        return cls.from_buffer(np.empty(0, np.uint8), np.zeros(2, np.int64), zero, zero)
 
 
 def encode_simple_chunks(records: Sequence[bytes], group_size: int, codec: Codec, level: int | None,
                          window_log: int | None) -> EncodedChunks:
     """Encode records as simple chunks of ``group_size`` records (the last may hold fewer).
 
-    The records are joined into this thread's scratch buffer: the chunks
-    made from it never refer to it.
+    Uncompressed records are not copied here: the framing copies each once,
+    from where it lies, into the file's bytes (the chunks keep the list,
+    which no one else changes). Others are joined into this thread's scratch
+    buffer: the chunks made from it never refer to it.
     """
-    values, sizes = join_records(records if type(records) is list else list(records),
-                                 getattr(_join_buffer, "buffer", None))
-    _join_buffer.buffer = values.base  # the buffer given, or the larger one made in its place
+    records = records if type(records) is list else list(records)
     group_bounds = np.append(np.arange(0, len(records), group_size, dtype=np.int64), len(records))
+    if codec.codec_id == 0:
+        addresses, sizes = record_addresses(records)
+        pieces = simple.uncompressed_pieces(addresses, sizes.astype(np.uint64), group_bounds)
+        return EncodedChunks(pieces.piece_at, pieces.piece_size, pieces.chunk_pieces, np.diff(group_bounds),
+                             pieces.decoded_size, SIMPLE, (records, pieces.heads))
+    values, sizes = join_records(records, getattr(_join_buffer, "buffer", None))
+    _join_buffer.buffer = values.base  # the buffer given, or the larger one made in its place
     return encode_record_values(values, sizes.astype(np.uint64), group_bounds, codec, level, window_log)
 
 
@@ -296,7 +313,7 @@ def encode_record_values(values: np.ndarray, sizes: np.ndarray, group_bounds: np
     decoded = ends[group_bounds[1:]] - ends[group_bounds[:-1]]
     laid_out = codec.encode_chunks(values, sizes, group_bounds, level, window_log)
     if laid_out is not None:
-        return EncodedChunks(*laid_out, counts, decoded)
+        return EncodedChunks.from_buffer(*laid_out, counts, decoded)
     # Chunk g is head ‖ varint(decoded size) ‖ compressed values, where the head,
     # codec byte ‖ varint(len(sizes blob)) ‖ sizes blob, is made once per distinct
     # sizes (small groups repeat theirs). The varints come from kernels.
@@ -322,4 +339,4 @@ def encode_record_values(values: np.ndarray, sizes: np.ndarray, group_bounds: np
         parts += (head, length, compressed)
         lengths.append(len(head) + len(length) + len(compressed))
     bounds = np.concatenate(([0], np.cumsum(lengths, dtype=np.int64)))
-    return EncodedChunks(np.frombuffer(b"".join(parts), np.uint8), bounds, counts, decoded)
+    return EncodedChunks.from_buffer(np.frombuffer(b"".join(parts), np.uint8), bounds, counts, decoded)

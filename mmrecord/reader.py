@@ -272,8 +272,6 @@ class ArrayRecordReader:
         # r[i] is one kernel call when chunks hold one record each, stored in a form kernels read.
         self._single_fast = self._index.one_record_per_chunk and codec is not None and (
             codec.codec_id == 0 or self._kernel_codec is not None)
-        # Batches at group size > 1 of a kernel codec that cannot stop a stream early decode in kernels.
-        self._decode_whole = self._kernel_codec is not None and not self._kernel_codec.decodes_prefix
         # Record i (in range) on its own, the way r[i] reads it: one bound method, chosen once.
         self._one_record = self._single_record if self._single_fast else self._record
 
@@ -437,7 +435,7 @@ class ArrayRecordReader:
             return self._single_records(indices, parallel)
         if self._in_place:
             return self._in_place_records(indices, parallel)
-        if self._decode_whole:
+        if self._kernel_codec is not None:  # a prefix of each chunk when the codec stops streams early
             return self._decoded_records(indices, parallel)
         out: list[bytes] = [b""] * len(indices)
         self._records_into(indices, out, parallel)
@@ -528,11 +526,12 @@ class ArrayRecordReader:
         return self._finish_groups(indices, groups, refused, out, parallel)
 
     def _decoded_records(self, indices: np.ndarray, parallel: bool) -> list[bytes]:
-        """:meth:`_records` for chunks of a codec that decodes whole (no prefix), by the kernel codec's decoder.
+        """:meth:`_records` for chunks of many records of the kernel codec, by its decoder.
 
         Threads share the needed chunks out inside one kernel call each
         (:func:`~mmrecord.engine.simple.decode_records`): each decodes a chunk
-        into a buffer it reuses and copies out the records wanted from it,
+        (only as far as the last record wanted from it, when the codec stops
+        a stream early) into a buffer it reuses and copies out the records wanted from it,
         without the GIL; their ``bytes`` are made after. Large batches go in
         parts over the pool, so that one thread makes ``bytes`` while another
         decodes. The chunk each call decoded last goes to the cache, so that
@@ -551,7 +550,8 @@ class ArrayRecordReader:
 
             def decode() -> DecodedRecords:
                 return decode_records(src, self._chunks, self._footer_offset, self._verify, self._kernel_codec_id,
-                                      *self._kernel_decoder(), groups.group_chunk[lo:hi], groups.counts[lo:hi],
+                                      *self._kernel_decoder(), *self._kernel_prefix_decoder(),
+                                      groups.group_chunk[lo:hi], groups.counts[lo:hi],
                                       groups.group_at[lo:hi + 1] - first, groups.wanted[first:groups.group_at[hi]],
                                       taken[lo:hi], counter, 1)
 
@@ -569,6 +569,11 @@ class ArrayRecordReader:
         """This thread's ``(function, context)`` for the kernel codec; zeros when there is none."""
         codec = self._kernel_codec
         return codec.kernel_decoder() if codec is not None else (0, 0)
+
+    def _kernel_prefix_decoder(self) -> tuple[int, int]:
+        """This thread's ``(function, context)`` decoding a stream's first bytes; zeros when there is none."""
+        codec = self._kernel_codec
+        return (codec.kernel_prefix_decoder() if codec is not None else None) or (0, 0)
 
     def _single_records(self, indices: np.ndarray, parallel: bool) -> list[bytes]:
         """:meth:`_records` for a file with one record per chunk.

@@ -43,10 +43,10 @@ def encode_transposed_chunks(records: Sequence[bytes], group_size: int, codec: C
                                         _NO_BUCKET_LIMIT if uncompressed else min(bucket_size, _NO_BUCKET_LIMIT))
     if uncompressed:
         data, chunk_bounds = frame_uncompressed(segments)
-        return EncodedChunks(data, chunk_bounds, counts, decoded, TRANSPOSED)
+        return EncodedChunks.from_buffer(data, chunk_bounds, counts, decoded, TRANSPOSED)
     parts = _compressed_chunks(segments, codec, level, window_log)
     chunk_bounds = np.concatenate(([0], np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)))))
-    return EncodedChunks(np.frombuffer(b"".join(parts), np.uint8), chunk_bounds, counts, decoded, TRANSPOSED)
+    return EncodedChunks.from_buffer(np.frombuffer(b"".join(parts), np.uint8), chunk_bounds, counts, decoded, TRANSPOSED)
 
 
 def _compressed_chunks(segments, codec: Codec, level: int | None, window_log: int | None) -> list[bytes]:

@@ -292,7 +292,8 @@ class ArrayRecordWriter:
         reused once its write is done. Returns the file position of each chunk.
         """
         framed = self._writes.spare_buffer()
-        args = (self._pos, chunks.data, chunks.bounds, chunks.num_records, chunks.decoded_size, chunk_type, pad)
+        args = (self._pos, chunks.piece_at, chunks.piece_size, chunks.chunk_pieces, chunks.num_records,
+                chunks.decoded_size, chunk_type, pad)
         begins, end = lay_out_chunks(*args, framed)
         size = int(end) - self._pos
         if size > len(framed):

@@ -130,7 +130,8 @@ def _postscript_block(at: int, footer_at: int) -> bytes:
 
     chunks = encode_simple_chunks([encode_postscript(footer_at)] * POSTSCRIPT_COPIES, POSTSCRIPT_COPIES,
                                   get_codec("uncompressed"), None, None)
-    args = (at, chunks.data, chunks.bounds, chunks.num_records, chunks.decoded_size, SIMPLE, True)
+    args = (at, chunks.piece_at, chunks.piece_size, chunks.chunk_pieces, chunks.num_records, chunks.decoded_size,
+            SIMPLE, True)
     _, end = lay_out_chunks(*args, np.empty(0, np.uint8))  # how much room it takes
     out = np.empty(end - at, np.uint8)
     lay_out_chunks(*args, out)

@@ -6,6 +6,7 @@ The byte-identity tests write files with the reference package
 
 from __future__ import annotations
 
+import ctypes
 import struct
 from concurrent.futures import ThreadPoolExecutor
 
@@ -435,6 +436,9 @@ def test_zstd_lays_out_jobs_of_small_blobs_in_one_call():
             made = zstd.encode_chunks(values, sizes, group_bounds, level, window_log)
             plain = encode_record_values(values, sizes, group_bounds, PerBlob(), level, window_log)
             if group == 1:
-                assert np.array_equal(made[0], plain.data) and np.array_equal(made[1], plain.bounds)
+                assert plain.chunk_pieces.tolist() == list(range(len(made[1])))  # one piece a chunk
+                assert b"".join(map(ctypes.string_at, plain.piece_at.tolist(), plain.piece_size.tolist())) == \
+                    made[0].tobytes()
+                assert np.array_equal(made[1], np.append(0, np.cumsum(plain.piece_size)))
             else:  # records 3 and 4 together are 7095 bytes
                 assert made is None

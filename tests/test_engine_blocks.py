@@ -58,7 +58,7 @@ def _frame(begin, data, chunk_type=ord("r"), num_records=1, decoded=None):
     end = blocks.chunk_end(begin, len(data), num_records)
     base = begin - begin % BLOCK
     out = np.zeros(end - base, np.uint8)
-    framing.frame_chunk(out, base, begin, data, 0, len(data),
+    framing.frame_chunk(out, base, begin, np.array([data.ctypes.data]), np.array([len(data)]),
                         chunk_type, num_records, len(data) if decoded is None else decoded)
     return out, base, end
 
@@ -95,6 +95,19 @@ def test_read_chunk_inverts_frame_chunk(begin, payload, num_records):
     assert data.tobytes() == payload
     # The chunk does not fit a region one byte shorter.
     assert framing.read_chunk(src, begin, end - 1, True)[0] == framing.TRUNCATED
+
+
+@given(st.integers(0, 3 * BLOCK).filter(lambda p: not 0 < p % BLOCK <= HEADER),
+       st.lists(st.binary(max_size=BLOCK + 100), max_size=6), st.integers(0, 300))
+def test_a_chunk_framed_from_pieces_is_the_chunk_framed_from_them_joined(begin, pieces, num_records):
+    """The writer frames uncompressed records from where they lie, one piece each (empty ones too)."""
+    held = [np.frombuffer(piece, np.uint8) for piece in pieces]  # keeps each piece's memory alive
+    piece_at = np.array([piece.ctypes.data for piece in held], np.int64)
+    piece_size = np.array([len(piece) for piece in held], np.int64)
+    joined, base, end = _frame(begin, b"".join(pieces), num_records=num_records, decoded=5)
+    out = np.full(end - base, 0xEE, np.uint8)
+    assert framing.frame_chunk(out, base, begin, piece_at, piece_size, ord("r"), num_records, 5) == end
+    assert out[begin - base:].tobytes() == joined[begin - base:].tobytes()
 
 
 @given(st.data())

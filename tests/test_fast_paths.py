@@ -182,6 +182,7 @@ def test_without_a_kernel_decoder(tmp_path, monkeypatch, codec, module):
 
     monkeypatch.setattr(importlib.import_module(f"mmrecord.codecs.{module}"), "_DECODE_FUNCTION", 0)
     assert mmrecord.codecs.get_codec(module).kernel_decoder() is None
+    assert mmrecord.codecs.get_codec(module).kernel_prefix_decoder() is None
     records = make_records(SIZES[:40])
     path = tmp_path / "z.array_record"
     with mmrecord.ArrayRecordWriter(path, f"group_size:1,{codec}") as w:

@@ -15,6 +15,7 @@ import zstandard
 import mmrecord
 from mmrecord.blob import decompress_payload
 from mmrecord.codecs import get_codec
+from mmrecord.engine.native import decode_into
 from mmrecord.errors import CorruptRecordError
 
 CODECS = ["uncompressed", "zstd:3", "brotli:5", "snappy"]
@@ -100,16 +101,16 @@ def test_damage_before_the_needed_record_is_named(tmp_path, codec):
                 read()
 
 
-@pytest.mark.parametrize("codec", ["snappy", "brotli:3"])
+@pytest.mark.parametrize("codec", ["snappy", "brotli:3", "zstd:3"])
 @pytest.mark.parametrize("options", ["max_parallelism:0", "", "max_parallelism:1"])
-def test_batches_of_codecs_that_decode_whole_go_through_kernels(tmp_path, codec, options):
-    """A codec that cannot stop a stream early (snappy, brotli) has a batch's chunks decoded by kernels,
-    each thread's last one kept in the cache whole; chunks in the cache are not decoded again."""
+def test_batches_go_through_kernels(tmp_path, codec, options):
+    """A batch's chunks are decoded by kernels, each thread's last one kept in the cache (whole: the batch
+    wants every record); chunks in the cache are not decoded again."""
     records = make_records(600, seed=5)
     path = write(tmp_path / "w.array_record", records, f"group_size:16,{codec}")
     order = np.random.default_rng(6).permutation(len(records)).tolist()
     with mmrecord.ArrayRecordReader(path, options) as r:
-        assert r._decode_whole
+        assert r._kernel_codec is not None
         assert r.read(order) == [records[i] for i in order]
         assert r._cache and all(c.holds(c.num_records - 1) for c in r._cache.values())
         assert r.read(order[:100]) == [records[i] for i in order[:100]]
@@ -120,8 +121,47 @@ def test_batches_of_codecs_that_decode_whole_go_through_kernels(tmp_path, codec,
 
 
 def test_zstd_batches_decode_prefixes():
-    assert get_codec("zstd").decodes_prefix
-    assert not get_codec("brotli").decodes_prefix and not get_codec("snappy").decodes_prefix
+    assert get_codec("zstd").decodes_prefix and get_codec("zstd").kernel_prefix_decoder() is not None
+    for name in ("brotli", "snappy"):
+        assert not get_codec(name).decodes_prefix and get_codec(name).kernel_prefix_decoder() is None
+
+
+@pytest.mark.parametrize("options", ["max_parallelism:0", "", "verify_checksums:false"])
+def test_a_batch_decodes_a_chunk_as_far_as_its_last_wanted_record(tmp_path, options):
+    """zstd batches: the kernel's prefix decoder stops at the last record a chunk is wanted for; the
+    cached prefix serves later batches within it, and a batch wanting more decodes the chunk whole."""
+    records = make_records(256, seed=9)
+    path = write(tmp_path / "p.array_record", records, "group_size:256,zstd:3")
+    with mmrecord.ArrayRecordReader(path, options) as r:
+        assert r.read([40, 3, 17]) == [records[i] for i in (40, 3, 17)]
+        (chunk,) = r._cache.values()
+        assert chunk.holds(40) and not chunk.holds(41)
+        assert len(chunk.values) == sum(map(len, records[:41]))
+        assert r.read([0, 40]) == [records[0], records[40]]  # from the cache
+        assert r.read([200, 41]) == [records[200], records[41]]
+        (chunk,) = r._cache.values()
+        assert chunk.holds(255)
+        assert r.read_all() == records
+
+
+@pytest.mark.parametrize("prefix", [0, 1, 1000, 131_073, 299_999, 300_000])
+def test_the_zstd_kernel_prefix_decoder(prefix):
+    """``native.stream_adapter`` over libzstd's streaming decoder: exactly the bytes asked for, across blocks."""
+    data = np.random.default_rng(4).integers(0, 8, 300_000).astype(np.uint8).tobytes()
+    stream = zstandard.ZstdCompressor(level=3).compressobj(size=-1)  # no size in the frame, as written
+    frame = np.frombuffer(stream.compress(data) + stream.flush(), np.uint8)
+    function, context = get_codec("zstd").kernel_prefix_decoder()
+    out = np.zeros(len(data) + 8, np.uint8)
+    assert decode_into(function, context, out, 8, prefix, frame, 0, len(frame))
+    assert out[8:8 + prefix].tobytes() == data[:prefix] and not out[8 + prefix:].any()
+    assert not decode_into(function, context, out, 0, len(data) + 1, frame, 0, len(frame))  # more than it holds
+    if prefix > 1000:  # the input ends before the bytes asked for, or turns to garbage
+        assert not decode_into(function, context, out, 0, prefix, frame, 0, len(frame) * prefix // len(data) // 2)
+        garbage = frame.copy()
+        garbage[len(garbage) // 8:] = 0xAA
+        assert not decode_into(function, context, out, 0, prefix, garbage, 0, len(garbage))
+    assert decode_into(function, context, out, 0, len(data), frame, 0, len(frame))  # the context is fine after
+    assert out[:len(data)].tobytes() == data
 
 
 def test_batches_of_streams_the_kernel_decoder_refuses(tmp_path):

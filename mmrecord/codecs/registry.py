@@ -129,6 +129,18 @@ class Codec(abc.ABC):
         """
         return None
 
+    def kernel_prefix_decoder(self) -> tuple[int, int] | None:
+        """This thread's decoder of a stream's first bytes for the engine's kernels, or ``None`` (the default).
+
+        Called as :meth:`kernel_decoder`'s function is, it decodes the first
+        ``capacity`` bytes of a stream that holds at least that many and
+        returns ``capacity``: batch reads of chunks holding many records then
+        decode each chunk only as far as the last record they need (libzstd's
+        streaming decoder through ``native.stream_adapter()``). Without one,
+        they decode whole chunks with :meth:`kernel_decoder`.
+        """
+        return None
+
     def check_size(self, size: int, decoded_size: int) -> None:
         """Raise ValueError unless ``size == decoded_size`` (a ``decompress`` helper)."""
         if size != decoded_size:

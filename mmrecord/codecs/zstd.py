@@ -8,11 +8,14 @@ frames exactly when both use the same libzstd: the array_record 0.8.6 wheel
 bundles libzstd 1.5.6 (zstandard 0.23); libzstd 1.5.7 (zstandard 0.24+) splits
 blocks differently at levels 0, 3 and 4.
 
-Reads that go through the engine's kernels call libzstd's one-shot decoder
-directly: the ``zstandard`` package's cffi build (the ``cffi`` extra, which
-mmrecord depends on) gives the function's address, and each thread owns a
-decoding context. Without that build, zstd records decode through
-python-zstandard, record by record.
+Reads that go through the engine's kernels call libzstd directly: its
+one-shot decoder for whole blobs, its streaming decoder (through
+``native.stream_adapter``) for a prefix, which stops as soon as the bytes
+asked for are out, so that a random read of a chunk decodes only as far as
+the last record it needs. The ``zstandard`` package's cffi build (the
+``cffi`` extra, which mmrecord depends on) gives the functions' addresses,
+and each thread owns a decoding context. Without that build, zstd records
+decode through python-zstandard, record by record.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ try:
 except ImportError:  # zstandard without its cffi build: reads decode through python-zstandard
     _cffi = None
 
+from ..engine.native import stream_adapter
 from ..engine.simple import encode_chunks_by_call
 from .registry import Codec
 
@@ -43,6 +47,8 @@ def _address(pointer: Any) -> int:
 
 
 _DECODE_FUNCTION = _address(_cffi.ffi.addressof(_cffi.lib, "ZSTD_decompressDCtx")) if _cffi else 0
+_STREAM_FUNCTIONS = [_address(_cffi.ffi.addressof(_cffi.lib, name)) for name in
+                     ("ZSTD_decompressStream", "ZSTD_DCtx_reset")] if _cffi else []
 _ENCODE_FUNCTION = _address(_cffi.ffi.addressof(_cffi.lib, "ZSTD_compress2")) if _cffi else 0
 
 
@@ -53,7 +59,9 @@ class _Contexts(threading.local):
         self.compressors: dict[tuple[int, int], zstandard.ZstdCompressor] = {}
         self.decompressor = zstandard.ZstdDecompressor(max_window_size=1 << _MAX_WINDOW_LOG)
         self.kernel_decoder: tuple[int, int] | None = None
+        self.kernel_prefix_decoder: tuple[int, int] | None = None
         self._kernel_context: Any = None  # keeps the context alive; freed with the thread
+        self._stream_words: np.ndarray | None = None  # the stream adapter's context: its functions and stream
         # (level, window_log) -> ((function, context address), the context, kept alive with the thread)
         self._kernel_encoders: dict[tuple[int, int], tuple[tuple[int, int], Any]] = {}
 
@@ -65,6 +73,9 @@ class _Contexts(threading.local):
             raise MemoryError("libzstd could not make a decoding context")
         self._kernel_context = context
         self.kernel_decoder = (_DECODE_FUNCTION, _address(context))
+        # The same context streams (one thread uses one at a time); the adapter resets it per stream.
+        self._stream_words = np.array(_STREAM_FUNCTIONS + [_address(context)], np.int64)
+        self.kernel_prefix_decoder = (stream_adapter(), self._stream_words.ctypes.data)
         return self.kernel_decoder
 
 
@@ -156,6 +167,14 @@ class Zstd(Codec):
             return None
         contexts = self._contexts
         return contexts.kernel_decoder or contexts.make_kernel_decoder()
+
+    def kernel_prefix_decoder(self) -> tuple[int, int] | None:
+        if not _DECODE_FUNCTION:
+            return None
+        contexts = self._contexts
+        if contexts.kernel_prefix_decoder is None:
+            contexts.make_kernel_decoder()
+        return contexts.kernel_prefix_decoder
 
     def _key(self, level: int | None, window_log: int | None) -> tuple[int, int]:
         """(level, window_log), defaults filled in."""

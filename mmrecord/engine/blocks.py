@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from .highway import hash_final, hash_packets, hash_start, highway_hash
-from .memory import copy_bytes, load_u64, store_u64
+from .memory import copy_bytes, copy_from_address, load_u64, store_u64
 
 BLOCK_SIZE = 1 << 16
 BLOCK_HEADER_SIZE = 24
@@ -145,13 +145,14 @@ def join_logical(src, pos, size):
 
 
 @njit(cache=True, nogil=True)
-def hash_logical(src, pos: int, length: int):
-    """HighwayHash of ``length`` logical bytes from physical ``pos`` of ``src``, block headers skipped.
+def hash_logical(src, base: int, pos: int, length: int):
+    """HighwayHash of ``length`` logical bytes from file position ``pos``, block headers skipped.
 
-    What hashing their :func:`copy_logical` copy gives, without making it:
-    whole packets are hashed where they lie, and only the few that a block
-    header cuts through are joined first. The caller has checked that the
-    whole physical range lies inside ``src``.
+    ``src[0]`` stands for file position ``base`` (0 for a whole file). What
+    hashing their :func:`copy_logical` copy gives, without making it: whole
+    packets are hashed where they lie, and only the few that a block header
+    cuts through are joined first. The caller has checked that the whole
+    physical range lies inside ``src``.
     """
     state = hash_start()
     packet = np.empty(32, np.uint8)
@@ -163,7 +164,7 @@ def hash_logical(src, pos: int, length: int):
         length -= step
         if held:
             take = min(32 - held, step)
-            copy_bytes(packet, held, src, pos, take)
+            copy_bytes(packet, held, src, pos - base, take)
             held += take
             pos += take
             step -= take
@@ -172,30 +173,30 @@ def hash_logical(src, pos: int, length: int):
             hash_packets(state, packet, 0, 1)
             held = 0
         whole = step >> 5
-        hash_packets(state, src, pos, whole)
+        hash_packets(state, src, pos - base, whole)
         pos += whole << 5
         held = step - (whole << 5)
-        copy_bytes(packet, 0, src, pos, held)
+        copy_bytes(packet, 0, src, pos - base, held)
         pos += held
     return hash_final(state, packet, 0, held)
 
 
 @njit(cache=True, nogil=True)
-def emit_logical(out, base: int, pos: int, src, start: int, length: int, chunk_begin: int, chunk_stop: int) -> int:
-    """Write ``src[start:start+length]`` as logical bytes from file position ``pos``.
+def emit_logical(out, base: int, pos: int, address: int, length: int, chunk_begin: int, chunk_stop: int) -> int:
+    """Write the ``length`` bytes at ``address`` as logical bytes from file position ``pos``.
 
     ``out[0]`` stands for file position ``base``. A block header for the chunk
     ``[chunk_begin, chunk_stop)`` is written at every boundary crossed. Returns
-    the physical position after the last byte.
+    the physical position after the last byte. The caller bounds both ranges.
     """
     while length > 0:
         if pos % BLOCK_SIZE == 0:
             write_block_header(out, pos - base, pos, chunk_begin, chunk_stop)
             pos += BLOCK_HEADER_SIZE
         step = min(length, BLOCK_SIZE - pos % BLOCK_SIZE)
-        copy_bytes(out, pos - base, src, start, step)
+        copy_from_address(out, pos - base, address, step)
         pos += step
-        start += step
+        address += step
         length -= step
     return pos
 

@@ -28,7 +28,7 @@ from .blocks import (
     write_block_header,
 )
 from .highway import highway_hash
-from .memory import as_readonly, load_u64, store_u64
+from .memory import load_u64, store_u64
 
 # read_chunk status codes; the Python layer turns them into CorruptRecordError.
 OK = 0
@@ -189,7 +189,7 @@ def check_chunk(src, begin: int, limit: int, verify: bool) -> CheckedChunk:
         data_pos += BLOCK_HEADER_SIZE
     cut = data_stop - data_pos != data_size
     if verify:
-        digest = hash_logical(src, data_pos, data_size) if cut else highway_hash(src, data_pos, data_pos + data_size)
+        digest = hash_logical(src, 0, data_pos, data_size) if cut else highway_hash(src, data_pos, data_pos + data_size)
         if digest != data_hash:
             return CheckedChunk(DATA_HASH, begin, 0, 0, 0, -1, 0, False)
     return CheckedChunk(OK, begin, chunk_type, num_records, np.int64(decoded_size_u), data_pos, data_size, cut)
@@ -218,65 +218,90 @@ def read_chunk(src, begin: int, limit: int, verify: bool):
 
 
 @njit(cache=True, nogil=True)
-def frame_chunk(out, base: int, begin: int, data, data_start: int, data_size: int,
-                chunk_type: int, num_records: int, decoded_size: int) -> int:
+def frame_chunk(out, base: int, begin: int, piece_at, piece_size, chunk_type: int, num_records: int,
+                decoded_size: int) -> int:
     """Lay out one chunk at file position ``begin`` into ``out`` (``out[0]`` is ``base``).
 
-    Writes the block headers, the chunk header with both hashes and the data
-    ``data[data_start:data_start+data_size]``, hashing both, and zeros up to the
-    chunk's end (a chunk takes at least a byte per record). Returns the chunk's
-    end position.
+    The chunk data is its pieces one after another, piece ``i`` being the
+    ``piece_size[i]`` bytes at address ``piece_at[i]`` (a compressed blob, or
+    an uncompressed chunk's sizes and then each record where it lies: no
+    piece is joined first). Writes the data and the block headers, then the
+    chunk header with both hashes (the data's hashed where it now lies in
+    ``out``), and zeros up to the chunk's end (a chunk takes at least a byte
+    per record). Returns the chunk's end position.
     """
+    data_size = np.int64(0)
+    for i in range(len(piece_size)):
+        data_size += piece_size[i]
     stop = chunk_end(begin, data_size, num_records)
-    header = np.empty(CHUNK_HEADER_SIZE, np.uint8)
-    store_u64(header, 8, data_size)
-    store_u64(header, 16, highway_hash(data, data_start, data_start + data_size))
-    store_u64(header, 24, (np.uint64(num_records) << np.uint64(8)) | np.uint64(chunk_type))
-    store_u64(header, 32, decoded_size)
-    store_u64(header, 0, highway_hash(header, 8, CHUNK_HEADER_SIZE))
-    pos = emit_logical(out, base, begin, as_readonly(header), np.int64(0), np.int64(CHUNK_HEADER_SIZE),
-                       begin, stop)
-    pos = emit_logical(out, base, pos, data, data_start, data_size, begin, stop)
+    data_pos = add_with_overhead(begin, CHUNK_HEADER_SIZE)
+    pos = data_pos
+    for i in range(len(piece_at)):
+        pos = emit_logical(out, base, pos, piece_at[i], piece_size[i], begin, stop)
     out[pos - base:stop - base] = 0
     # Block headers inside the zero tail.
     block = pos + (BLOCK_SIZE - pos % BLOCK_SIZE) % BLOCK_SIZE
     while block < stop:
         write_block_header(out, block - base, block, begin, stop)
         block += BLOCK_SIZE
+    header = np.empty(CHUNK_HEADER_SIZE, np.uint8)
+    store_u64(header, 8, data_size)
+    store_u64(header, 16, hash_logical(out, base, data_pos, data_size))
+    store_u64(header, 24, (np.uint64(num_records) << np.uint64(8)) | np.uint64(chunk_type))
+    store_u64(header, 32, decoded_size)
+    store_u64(header, 0, highway_hash(header, 8, CHUNK_HEADER_SIZE))
+    emit_array(out, base, begin, header, begin, stop)
     return stop
 
 
+@njit(cache=True, nogil=True)
+def emit_array(out, base: int, pos: int, src, chunk_begin: int, chunk_stop: int) -> int:
+    """``blocks.emit_logical`` of the whole array ``src`` (an argument, so it lives while its bytes are read)."""
+    return emit_logical(out, base, pos, src.ctypes.data, len(src), chunk_begin, chunk_stop)
+
 
 @njit(cache=True, nogil=True)
-def lay_out_chunks(begin: int, data, bounds, num_records, decoded_size, chunk_type: int, pad: bool, out):
-    """Frame chunks ``data[bounds[k]:bounds[k+1]]`` one after another from file position ``begin``.
+def frame_padding(out, base: int, begin: int, zeros, length: int) -> int:
+    """Lay out a padding chunk of ``length`` logical bytes at ``begin`` (its data: the first of ``zeros``)."""
+    piece_at = np.full(1, zeros.ctypes.data, np.int64)
+    piece_size = np.full(1, length - CHUNK_HEADER_SIZE, np.int64)
+    none = np.int64(0)
+    return frame_chunk(out, base, begin, piece_at, piece_size, np.int64(PADDING_CHUNK), none, none)
 
-    With ``pad`` every chunk is followed by a padding chunk up to the next
-    block boundary. The bytes go to ``out[:end - begin]`` (a buffer the
-    caller keeps, so that writing allocates nothing per job) when it has
-    room; otherwise nothing is written. Returns ``(begins, end)``: each
-    chunk's file position and the position after the last byte.
+
+@njit(cache=True, nogil=True)
+def lay_out_chunks(begin: int, piece_at, piece_size, chunk_pieces, num_records, decoded_size, chunk_type: int,
+                   pad: bool, out):
+    """Frame chunks one after another from file position ``begin``.
+
+    Chunk ``k``'s data is pieces ``chunk_pieces[k]`` to ``chunk_pieces[k+1]``
+    (see :func:`frame_chunk`). With ``pad`` every chunk is followed by a
+    padding chunk up to the next block boundary. The bytes go to
+    ``out[:end - begin]`` (a buffer the caller keeps, so that writing
+    allocates nothing per job) when it has room; otherwise nothing is
+    written. Returns ``(begins, end)``: each chunk's file position and the
+    position after the last byte.
     """
-    count = len(bounds) - 1
+    count = len(chunk_pieces) - 1
     begins = np.empty(count, np.int64)
     pos = begin
     for k in range(count):
         begins[k] = pos
-        pos = chunk_end(pos, bounds[k + 1] - bounds[k], num_records[k])
+        data_size = np.int64(0)
+        for i in range(chunk_pieces[k], chunk_pieces[k + 1]):
+            data_size += piece_size[i]
+        pos = chunk_end(pos, data_size, num_records[k])
         if pad:
             pos = padded_end(pos)
     if pos - begin > len(out):
         return begins, pos
-    # Padding frames zeros through the same compiled frame_chunk as the data
-    # (same array type, no constant arguments).
-    zeros = as_readonly(np.zeros(BLOCK_SIZE, np.uint8))
-    none = np.int64(0)
+    zeros = np.zeros(BLOCK_SIZE, np.uint8)  # a padding chunk's data: fewer than BLOCK_SIZE zeros
     for k in range(count):
-        end = frame_chunk(out, begin, begins[k], data, bounds[k], bounds[k + 1] - bounds[k],
+        pieces = slice(chunk_pieces[k], chunk_pieces[k + 1])
+        end = frame_chunk(out, begin, begins[k], piece_at[pieces], piece_size[pieces],
                           chunk_type, num_records[k], decoded_size[k])
         if pad:
             length = padding_length(end)
             if length:
-                frame_chunk(out, begin, end, zeros, none, length - CHUNK_HEADER_SIZE,
-                            np.int64(PADDING_CHUNK), none, none)
+                frame_padding(out, begin, end, zeros, length)
     return begins, pos

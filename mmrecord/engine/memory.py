@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 
@@ -77,6 +78,26 @@ def claim(counter, step: int, count: int):
     """
     lo = fetch_add(counter.ctypes.data, step)
     return lo, min(lo + step, count)
+
+
+@intrinsic
+def copy_from_address(typingctx, dst, dst_pos, address, count):
+    """``dst[dst_pos:dst_pos+count] = `` the ``count`` bytes at ``address`` (one ``memcpy``).
+
+    For bytes that no array describes (a ``bytes`` object's, a piece of a
+    chunk given by address); the caller bounds both ranges.
+    """
+    if not (isinstance(dst, types.Array) and dst.layout == "C" and dst.ndim == 1):
+        return None
+    sig = types.none(dst, types.intp, types.int64, types.intp)
+
+    def codegen(context, builder, signature, args):
+        array, pos, source, length = args
+        data = context.make_array(signature.args[0])(context, builder, array).data
+        cgutils.raw_memcpy(builder, builder.gep(data, [pos]), builder.inttoptr(source, data.type), length, 1)
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @intrinsic

@@ -161,3 +161,65 @@ def _sized_output(context, dst, capacity, src, size):
 #: the shape of brotli's ``BrotliDecoderDecompress``: ``*dst_size`` holds the capacity on entry and
 #: the decoded length on return, and 1 means success. The adapter's context is such a function's address.
 sized_output_adapter = lazy_cfunc(_sized_output)
+
+
+@intrinsic
+def _call_words(typingctx, function, first, second, third):
+    """``function(first, second, third)``, each argument an address or a word, returning a word."""
+    sig = types.int64(types.int64, types.int64, types.int64, types.int64)
+
+    def codegen(cgctx, builder, signature, args):
+        fn_type = ir.FunctionType(_WORD, [_WORD, _WORD, _WORD])
+        fn, a, b, c = args
+        return builder.call(builder.bitcast(_pointer(builder, fn), fn_type.as_pointer()), [a, b, c])
+
+    return sig, codegen
+
+
+@intrinsic
+def _word_at(typingctx, address, k):
+    """The ``k``-th 64-bit word at ``address``."""
+    sig = types.int64(types.voidptr, types.intp)
+
+    def codegen(cgctx, builder, signature, args):
+        words = builder.bitcast(args[0], _WORD.as_pointer())
+        return builder.load(builder.gep(words, [args[1]]))
+
+    return sig, codegen
+
+
+@intrinsic
+def _address_of(typingctx, pointer):
+    """A pointer as an integer."""
+    def codegen(cgctx, builder, signature, args):
+        return builder.ptrtoint(args[0], _WORD)
+
+    return types.int64(pointer), codegen
+
+
+def _streamed(context, dst, capacity, src, size):
+    # The context holds (decompress_stream, reset, stream): three words.
+    decompress, reset, stream = _word_at(context, 0), _word_at(context, 1), _word_at(context, 2)
+    if _call_words(reset, stream, 1, 0) < 0:  # a new frame: the session only, parameters kept
+        return -1
+    wanted = np.int64(capacity)
+    buffers = np.empty(6, np.int64)  # the input (src, size, pos), then the output (dst, size, pos)
+    buffers[0], buffers[1], buffers[2] = _address_of(src), np.int64(size), 0
+    buffers[3], buffers[4], buffers[5] = _address_of(dst), wanted, 0
+    where = buffers.ctypes.data
+    while buffers[5] < wanted:
+        read, written = buffers[2], buffers[5]
+        hint = _call_words(decompress, stream, where + 24, where)
+        if hint < 0:  # an error code
+            return -1
+        if hint == 0 or (buffers[2] == read and buffers[5] == written):
+            break  # the frame ended, or the input did
+    return buffers[5]
+
+
+#: The address of a decoder for libzstd's streaming shape,
+#: ``size_t decompress_stream(stream, ZSTD_outBuffer *out, ZSTD_inBuffer *in)`` after
+#: ``size_t reset(stream, 1)``, whose context is the address of three words: those two functions'
+#: addresses and the stream's. It decodes only as far as ``capacity`` bytes, so it serves
+#: decoders that stop a stream early (a prefix of a chunk's records) and whole decodes alike.
+stream_adapter = lazy_cfunc(_streamed)

@@ -5,7 +5,8 @@ Python costs an interpreter round per record (a slice, a view, a method
 call) on top of the allocation and copy themselves: about twice as much as
 those. ``bytes_list`` builds the list through CPython's C API instead (the
 same calls numba makes when it boxes a result); ``join_records`` reads a
-writer's list of ``bytes`` the same way, into one buffer. They are the
+writer's list of ``bytes`` the same way, into one buffer, and
+``record_addresses`` finds where each one's bytes lie. They are the
 engine's only kernels that touch Python objects, and its only kernels that
 hold the GIL (no ``nogil``), which also keeps the list from changing under
 them.
@@ -24,7 +25,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import box, intrinsic, models, register_model
 
-from .memory import as_readonly
+from .memory import as_readonly, copy_from_address
 
 
 class _NewList(types.Opaque):
@@ -168,26 +169,16 @@ def _bytes_at(typingctx, list_address, k):
     return result(types.int64, types.intp), codegen
 
 
-@intrinsic
-def _copy_from_address(typingctx, out, at, address, length):
-    """``out[at:at+length] = `` the ``length`` bytes at ``address`` (the caller checks that they fit)."""
-    def codegen(context, builder, signature, args):
-        array, pos, source, count = args
-        data = context.make_array(signature.args[0])(context, builder, array).data
-        cgutils.raw_memcpy(builder, builder.gep(data, [pos]), builder.inttoptr(source, data.type), count, 1)
-        return context.get_dummy_value()
-
-    return types.none(out, types.intp, types.int64, types.intp), codegen
-
-
 @njit(cache=True)
-def _record_lengths(list_address: int, count: int):
+def _record_places(list_address: int, count: int):
+    """Each item's ``(address, length)`` up to the first that is not ``bytes`` (the arrays end there)."""
+    addresses = np.empty(count, np.int64)
     lengths = np.empty(count, np.int64)
     for k in range(count):
-        _, lengths[k] = _bytes_at(list_address, k)
+        addresses[k], lengths[k] = _bytes_at(list_address, k)
         if lengths[k] < 0:
-            return lengths[:k]
-    return lengths
+            return addresses[:k], lengths[:k]
+    return addresses, lengths
 
 
 @njit(cache=True)
@@ -197,9 +188,25 @@ def _join_into(list_address: int, count: int, out) -> int:
         address, length = _bytes_at(list_address, k)
         if length < 0 or length > len(out) - pos:
             return -1
-        _copy_from_address(out, pos, address, length)
+        copy_from_address(out, pos, address, length)
         pos += length
     return pos
+
+
+def record_addresses(records: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """``(addresses, sizes)`` (int64) of the bytes inside each record of a list of ``bytes``.
+
+    They stay valid while the records live: the caller keeps the list, and
+    no one else changes it, for as long as it uses them. What lets the
+    writer frame uncompressed records from where they lie, without joining
+    them first.
+    """
+    if type(records) is not list:
+        raise TypeError(f"records must be a list of bytes, not {type(records).__name__}")
+    addresses, sizes = _record_places(id(records), len(records))
+    if len(sizes) < len(records):
+        raise TypeError(f"record {len(sizes)} is {type(records[len(sizes)]).__name__}, not bytes")
+    return addresses, sizes
 
 
 def join_records(records: list[bytes], out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -210,12 +217,8 @@ def join_records(records: list[bytes], out: np.ndarray | None = None) -> tuple[n
     the caller's ``out`` has room (a buffer it reuses: no fresh pages to
     fault in), else a new array. ``records`` must be a list of ``bytes``.
     """
-    if type(records) is not list:
-        raise TypeError(f"records must be a list of bytes, not {type(records).__name__}")
     count = len(records)
-    sizes = _record_lengths(id(records), count)
-    if len(sizes) < count:
-        raise TypeError(f"record {len(sizes)} is {type(records[len(sizes)]).__name__}, not bytes")
+    sizes = record_addresses(records)[1]
     total = int(sizes.sum())
     if out is None or len(out) < total:
         out = np.empty(total, np.uint8)

@@ -296,16 +296,22 @@ def decode_chunks(src, chunks, footer_offset: int, first: int, counts, verify: b
     values = np.empty(value_at[m], np.uint8)
     bounds = np.empty(bound_at[m], np.int64)
     for j in range(m):
-        if not _decode_chunk_into(src, chunks, footer_offset, first + j, counts[j], verify, native_codec,
-                                  function, context, values, value_at[j], bounds[bound_at[j]:bound_at[j + 1]]):
+        if not _decode_chunk_into(src, chunks, footer_offset, first + j, counts[j], counts[j], verify, native_codec,
+                                  function, context, 0, 0, values, value_at[j], bounds[bound_at[j]:bound_at[j + 1]]):
             return DecodedChunks(j, values, value_at, bounds, bound_at)
     return DecodedChunks(m, values, value_at, bounds, bound_at)
 
 
 @njit(inline="always")
-def _decode_chunk_into(src, chunks, footer_offset: int, k: int, count: int, verify: bool, native_codec: int,
-                       function: int, context: int, values, value_pos: int, bounds) -> bool:
-    """One chunk of :func:`decode_chunks`: its values into ``values`` at ``value_pos``, its bounds into ``bounds``."""
+def _decode_chunk_into(src, chunks, footer_offset: int, k: int, count: int, need: int, verify: bool,
+                       native_codec: int, function: int, context: int, prefix_function: int, prefix_context: int,
+                       values, value_pos: int, bounds) -> bool:
+    """One chunk of :func:`decode_chunks`: its values into ``values`` at ``value_pos``, its bounds into ``bounds``.
+
+    With a prefix decoder (``prefix_function``, nonzero: one that stops a
+    stream early, ``Codec.kernel_prefix_decoder``) only the values of the
+    first ``need`` records are decoded; otherwise all are.
+    """
     begin, limit = chunk_span(chunks, footer_offset, k)
     status, _, chunk_type, num_records, decoded, start, size, copy, codec, sp, ss, sn, vp, vs, vn = read_simple(
         src, begin, limit, verify)
@@ -317,23 +323,23 @@ def _decode_chunk_into(src, chunks, footer_offset: int, k: int, count: int, veri
     buf = as_readonly(src) if start >= 0 else as_readonly(copy)
     sizes = np.empty(num_records, np.uint64)
     if codec == 0:
-        if decode_varints_into(buf, sp, ss, sizes) != ss:
+        if decode_varints_into(buf, sp, ss, sizes) != ss or not sizes_to_bounds(sizes, decoded, bounds):
             return False
         copy_bytes(values, value_pos, buf, vp, decoded)
-    else:
-        raw = np.empty(sn, np.uint8)
-        if not decode_into(function, context, raw, 0, sn, buf, sp, ss - sp) or decode_varints_into(
-                raw, 0, sn, sizes) != sn:
-            return False
-        if not decode_into(function, context, values, value_pos, decoded, buf, vp, vs - vp):
-            return False
-    return sizes_to_bounds(sizes, decoded, bounds)
+        return True
+    raw = np.empty(sn, np.uint8)
+    if not decode_into(function, context, raw, 0, sn, buf, sp, ss - sp) or decode_varints_into(
+            raw, 0, sn, sizes) != sn or not sizes_to_bounds(sizes, decoded, bounds):
+        return False
+    if prefix_function != 0 and bounds[need] < decoded:
+        return decode_into(prefix_function, prefix_context, values, value_pos, bounds[need], buf, vp, vs - vp)
+    return decode_into(function, context, values, value_pos, decoded, buf, vp, vs - vp)
 
 
 class DecodedRecords(NamedTuple):
     """What one call of :func:`decode_records` took: wanted record ``records[i]`` is
     ``values[starts[i]:stops[i]]``. Group ``last`` (-1: none) is the last it decoded, its chunk's
-    values and bounds being ``last_values`` and ``last_bounds``."""
+    values (as far as they were decoded) and bounds being ``last_values`` and ``last_bounds``."""
 
     values: np.ndarray
     starts: np.ndarray
@@ -346,12 +352,15 @@ class DecodedRecords(NamedTuple):
 
 @njit(cache=True, nogil=True)
 def decode_records(src, chunks, footer_offset: int, verify: bool, native_codec: int, function: int, context: int,
-                   group_chunk, counts, group_at, within, taken, counter, step: int) -> DecodedRecords:
+                   prefix_function: int, prefix_context: int, group_chunk, counts, group_at, within, taken, counter,
+                   step: int) -> DecodedRecords:
     """Decode chunks and copy out the records wanted from them, without the GIL; any number of threads at once.
 
     Group ``g`` wants records ``within[group_at[g]:group_at[g+1]]`` of chunk
     ``group_chunk[g]``, which the footer says holds ``counts[g]`` records.
-    Each chunk is checked and decoded as :func:`decode_chunks` does, into one
+    With a prefix decoder (``prefix_function`` nonzero) a chunk's values are
+    decoded only as far as the last record wanted from it. Each chunk is
+    checked and decoded as :func:`decode_chunks` does, into one
     of two buffers this call reuses (so it stays in the cache, and no fresh
     memory is faulted in per chunk), and only the wanted records are copied
     out. ``taken[g]`` says whether the group was decoded: the general path
@@ -382,8 +391,9 @@ def decode_records(src, chunks, footer_offset: int, verify: bool, native_codec: 
         for g in range(lo, hi):
             k = group_chunk[g]
             decoded, bounds = buffers[which], bound_buffers[which][:counts[g] + 1]
-            taken[g] = _decode_chunk_into(src, chunks, footer_offset, k, counts[g], verify, native_codec,
-                                          function, context, decoded, 0, bounds)
+            taken[g] = _decode_chunk_into(src, chunks, footer_offset, k, counts[g],
+                                          _needed(group_at, within, g), verify, native_codec,
+                                          function, context, prefix_function, prefix_context, decoded, 0, bounds)
             if not taken[g]:
                 continue
             for r in range(group_at[g], group_at[g + 1]):
@@ -404,9 +414,19 @@ def decode_records(src, chunks, footer_offset: int, verify: bool, native_codec: 
     if last < 0:
         return DecodedRecords(values[:used], starts[:taken_here], stops[:taken_here], records[:taken_here], last,
                               buffers[0][:0], bound_buffers[0][:1])
-    k = group_chunk[last]
+    kept = bound_buffers[1 - which][:counts[last] + 1]
+    held = counts[last] if prefix_function == 0 else _needed(group_at, within, last)
     return DecodedRecords(values[:used], starts[:taken_here], stops[:taken_here], records[:taken_here], last,
-                          buffers[1 - which][:chunks[k, 1]], bound_buffers[1 - which][:counts[last] + 1])
+                          buffers[1 - which][:kept[held]], kept)
+
+
+@njit(inline="always")
+def _needed(group_at, within, g: int) -> int:
+    """How many of group ``g``'s first records hold every record wanted from it."""
+    need = np.int64(0)
+    for r in range(group_at[g], group_at[g + 1]):
+        need = max(need, within[r] + 1)
+    return need
 
 
 @njit(inline="always")
@@ -522,6 +542,14 @@ def encode_chunks_by_call(values, sizes, group_bounds, codec_id: int, function: 
     return CalledChunks(True, data[:pos], bounds)
 
 
+@njit(inline="always")
+def _uncompressed_head_into(data, pos: int, group) -> int:
+    """An uncompressed chunk's data up to its values, ``00 ‖ varint(len(sizes)) ‖ sizes varints``, at ``data[pos:]``."""
+    data[pos] = 0
+    pos = write_varint(data, pos + 1, varint_size(group))
+    return encode_varints_into(group, data, pos)
+
+
 @njit(cache=True, nogil=True)
 def encode_uncompressed_chunks(values, sizes, group_bounds):
     """Simple-chunk data, uncompressed, for consecutive groups of records.
@@ -542,12 +570,57 @@ def encode_uncompressed_chunks(values, sizes, group_bounds):
     data = np.empty(total, np.uint8)
     source = 0
     for g in range(groups):
-        group = sizes[group_bounds[g]:group_bounds[g + 1]]
-        pos = bounds[g]
-        data[pos] = 0
-        pos = write_varint(data, pos + 1, varint_size(group))
-        pos = encode_varints_into(group, data, pos)
+        pos = _uncompressed_head_into(data, bounds[g], sizes[group_bounds[g]:group_bounds[g + 1]])
         length = bounds[g + 1] - pos
         copy_bytes(data, pos, values, source, length)
         source += length
     return data, bounds
+
+
+class RecordPieces(NamedTuple):
+    """Uncompressed chunks as :func:`framing.frame_chunk` takes them, made by :func:`uncompressed_pieces`:
+    chunk ``g``'s data is pieces ``chunk_pieces[g]`` to ``chunk_pieces[g+1]``, its head in ``heads`` and
+    then its records where they lie."""
+
+    heads: np.ndarray  # uint8: each chunk's ``00 ‖ varint(len(sizes)) ‖ sizes varints``
+    piece_at: np.ndarray  # int64 addresses
+    piece_size: np.ndarray  # int64
+    chunk_pieces: np.ndarray  # int64, one more than chunks
+    decoded_size: np.ndarray  # int64: each chunk's bytes of records
+
+
+@njit(cache=True, nogil=True)
+def uncompressed_pieces(record_at, sizes, group_bounds) -> RecordPieces:
+    """Uncompressed simple chunks of the records at addresses ``record_at`` (``sizes``, uint64, bytes each), as pieces.
+
+    Group ``g`` holds records ``group_bounds[g]`` to ``group_bounds[g+1]``.
+    Only the heads are written here; the records are copied once, by the
+    framing, from where they lie into the file's bytes.
+    """
+    groups = len(group_bounds) - 1
+    head_at = np.empty(groups + 1, np.int64)
+    head_at[0] = 0
+    for g in range(groups):
+        sizes_len, _ = _group_lengths(sizes, group_bounds, g)
+        head_at[g + 1] = head_at[g] + 1 + varint_length(sizes_len) + sizes_len
+    heads = np.empty(head_at[groups], np.uint8)
+    records = len(sizes)
+    piece_at = np.empty(groups + records, np.int64)
+    piece_size = np.empty(groups + records, np.int64)
+    chunk_pieces = np.empty(groups + 1, np.int64)
+    decoded_size = np.empty(groups, np.int64)
+    chunk_pieces[0] = 0
+    for g in range(groups):
+        first, stop = group_bounds[g], group_bounds[g + 1]
+        _uncompressed_head_into(heads, head_at[g], sizes[first:stop])
+        at = chunk_pieces[g]
+        piece_at[at] = heads.ctypes.data + head_at[g]
+        piece_size[at] = head_at[g + 1] - head_at[g]
+        decoded_size[g] = 0
+        for r in range(first, stop):
+            size = np.int64(sizes[r])
+            piece_at[at + 1 + r - first] = record_at[r]
+            piece_size[at + 1 + r - first] = size
+            decoded_size[g] += size
+        chunk_pieces[g + 1] = at + 1 + stop - first
+    return RecordPieces(heads, piece_at, piece_size, chunk_pieces, decoded_size)
