@@ -68,6 +68,7 @@ SCRATCH_LIMIT = 8 << 20
 #: A run of no records, and the iterator over a run with no record left (one each, shared:
 #: ``read()`` then goes beyond the run).
 _NO_RUN: tuple = ()
+_NO_BYTES = np.empty(0, np.uint8)
 _EXHAUSTED: Iterator[bytes] = iter(())
 
 
@@ -347,21 +348,24 @@ class ArrayRecordReader:
         except CorruptRecordError as err:
             raise self._corrupt(err, "cannot read a data chunk", begin, k) from None
 
-    def _decode_chunks(self, first: int, end: int) -> list[DecodedChunk]:
+    def _decode_chunks(self, first: int, end: int, scratch: bool = False) -> list[DecodedChunk]:
         """Data chunks ``first`` … ``end - 1``, read and checked as :meth:`_decode_chunk` reads them.
 
         Compressed chunks of the kernel codec are decoded by one kernel call
         for them all, into one buffer, so that a pool thread decoding a part
-        of the file takes the GIL twice, not a few times per chunk. Chunks
-        the kernel cannot take, from the first on, are read one by one.
+        of the file takes the GIL twice, not a few times per chunk. With
+        ``scratch`` that buffer is this thread's scratch: the caller is done
+        with the chunks before this thread's next read. Chunks the kernel
+        cannot take, from the first on, are read one by one.
         """
         decoded: list[DecodedChunk] = []
         if self._kernel_codec is not None:
             if self._remote is not None:
                 self._remote.ensure_range(int(self._bounds[first]), int(self._bounds[end]))
+            out = _scratch_for(int(self._chunks[first:end, 1].sum())) if scratch else _NO_BYTES
             made = decode_chunks(self._src_or_raise(), self._chunks, self._footer_offset, first,
                                  self._index.record_counts(first, end), self._verify, self._kernel_codec_id,
-                                 *self._kernel_decoder())
+                                 *self._kernel_decoder(), out)
             values, value_at, bounds, bound_at = (made.values, made.value_at.tolist(), made.bounds,
                                                   made.bound_at.tolist())
             decoded = [ChunkRecords(values[value_at[j]:value_at[j + 1]], bounds[bound_at[j]:bound_at[j + 1]])
@@ -977,8 +981,11 @@ class ArrayRecordReader:
             def read(part: tuple[int, int]) -> list:
                 return self._records(np.arange(*part, dtype=np.int64), parallel=False)
         else:
+            # Read on this thread, a part (one chunk) is cut into bytes before the next is decoded.
+            scratch = not self._decode_ahead
+
             def read(part: tuple[int, int]) -> list:
-                return self._decode_chunks(*part)
+                return self._decode_chunks(*part, scratch=scratch)
         if self._remote is not None:
             parts = self._prefetching(parts)
         if not self._decode_ahead:

@@ -36,10 +36,11 @@ def _write(path, records, options: str) -> str:
     return str(path)
 
 
-def _decode(reader: mmrecord.ArrayRecordReader, first: int, end: int):
+def _decode(reader: mmrecord.ArrayRecordReader, first: int, end: int, out=None):
     index = reader._index
     return decode_chunks(reader._src, index.chunks, index.footer_offset, first, index.record_counts(first, end),
-                         True, reader._kernel_codec_id, *reader._kernel_decoder())
+                         True, reader._kernel_codec_id, *reader._kernel_decoder(),
+                         np.empty(0, np.uint8) if out is None else out)
 
 
 @pytest.mark.parametrize("codec", CODECS)
@@ -60,6 +61,26 @@ def test_decode_chunks_gives_what_each_chunk_decodes_to(tmp_path, codec, group):
             assert bounds.tolist() == plain.bounds.tolist()
         start = index.first_record(first)
         assert made.values.tobytes() == b"".join(records[start:])
+        room = np.zeros(len(made.values) + 10, np.uint8)  # a buffer with room: the values go there
+        again = _decode(reader, first, end, room)
+        assert np.shares_memory(again.values, room) and again.values.tobytes() == made.values.tobytes()
+        short = np.zeros(len(made.values) - 1, np.uint8)  # one without: a new array
+        assert not np.shares_memory(_decode(reader, first, end, short).values, short)
+
+
+@pytest.mark.parametrize("codec", ["zstd:3", "snappy", "brotli:3"])
+def test_readers_in_order_on_one_thread_share_its_scratch_safely(tmp_path, codec):
+    """Without decoding ahead, a chunk is decoded into the thread's scratch and cut into bytes before the
+    next: readers (and r[i] of a one-record file) taking turns on one thread get their own records."""
+    records = _records(300, seed=2)
+    first = _write(tmp_path / "a.ar", records, f"group_size:16,{codec}")
+    second = _write(tmp_path / "b.ar", records[::-1], f"group_size:16,{codec}")
+    single = _write(tmp_path / "c.ar", records, f"group_size:1,{codec}")
+    options = "readahead_buffer_size:0,max_parallelism:0"
+    with mmrecord.ArrayRecordReader(first, options) as a, mmrecord.ArrayRecordReader(second, options) as b, \
+            mmrecord.ArrayRecordReader(single, options) as c:
+        got = [(a.read(), b.read(), c[len(records) - 1 - i]) for i in range(len(records))]
+    assert got == list(zip(records, records[::-1], records[::-1]))
 
 
 @pytest.mark.parametrize("codec", ["zstd:3", "snappy", "uncompressed"])
@@ -90,7 +111,7 @@ def test_decode_chunks_leaves_a_codec_without_its_decoder_to_the_general_path(tm
     with mmrecord.ArrayRecordReader(path) as reader:
         index = reader._index
         made = decode_chunks(reader._src, index.chunks, index.footer_offset, 0, index.record_counts(0, 5),
-                             True, -1, 0, 0)
+                             True, -1, 0, 0, np.empty(0, np.uint8))
         assert made.decoded == 0
 
 

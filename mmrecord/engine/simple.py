@@ -274,8 +274,11 @@ class DecodedChunks(NamedTuple):
 
 @njit(cache=True, nogil=True)
 def decode_chunks(src, chunks, footer_offset: int, first: int, counts, verify: bool, native_codec: int,
-                  function: int, context: int) -> DecodedChunks:
+                  function: int, context: int, out) -> DecodedChunks:
     """Check and decode data chunks ``first``, ``first + 1``, ... (``len(counts)`` of them) in one call.
+
+    The values go to ``out`` when it has room (a buffer the caller reuses,
+    so that no fresh memory is faulted in per call), else to a new array.
 
     ``counts[j]`` is how many records the footer says chunk ``first + j``
     holds, and ``chunks`` (the index table) where it lies and its decoded
@@ -293,7 +296,7 @@ def decode_chunks(src, chunks, footer_offset: int, first: int, counts, verify: b
     for j in range(m):
         value_at[j + 1] = value_at[j] + chunks[first + j, 1]
         bound_at[j + 1] = bound_at[j] + counts[j] + 1
-    values = np.empty(value_at[m], np.uint8)
+    values = out[:value_at[m]] if value_at[m] <= len(out) else np.empty(value_at[m], np.uint8)
     bounds = np.empty(bound_at[m], np.int64)
     for j in range(m):
         if not _decode_chunk_into(src, chunks, footer_offset, first + j, counts[j], counts[j], verify, native_codec,
