@@ -981,7 +981,9 @@ class ArrayRecordReader:
             def read(part: tuple[int, int]) -> list:
                 return self._records(np.arange(*part, dtype=np.int64), parallel=False)
         else:
-            # Read on this thread, a part (one chunk) is cut into bytes before the next is decoded.
+            # Read on this thread, parts are of one chunk, each cut into bytes below before the
+            # next is decoded: they may share this thread's scratch buffer. (Parts decoded
+            # ahead on the pool wait for the consumer: each needs a buffer of its own.)
             scratch = not self._decode_ahead
 
             def read(part: tuple[int, int]) -> list:
