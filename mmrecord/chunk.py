@@ -291,12 +291,19 @@ def encode_simple_chunks(records: Sequence[bytes], group_size: int, codec: Codec
     group_bounds = np.append(np.arange(0, len(records), group_size, dtype=np.int64), len(records))
     if codec.codec_id == 0:
         addresses, sizes = record_addresses(records)
-        pieces = simple.uncompressed_pieces(addresses, sizes.astype(np.uint64), group_bounds)
-        return EncodedChunks(pieces.piece_at, pieces.piece_size, pieces.chunk_pieces, np.diff(group_bounds),
-                             pieces.decoded_size, SIMPLE, (records, pieces.heads))
+        return _uncompressed_chunks(addresses, sizes.astype(np.uint64), group_bounds, records)
     values, sizes = join_records(records, getattr(_join_buffer, "buffer", None))
     _join_buffer.buffer = values.base  # the buffer given, or the larger one made in its place
     return encode_record_values(values, sizes.astype(np.uint64), group_bounds, codec, level, window_log)
+
+
+def _uncompressed_chunks(record_at: np.ndarray, sizes: np.ndarray, group_bounds: np.ndarray,
+                         owner: object) -> EncodedChunks:
+    """Uncompressed simple chunks of the records at addresses ``record_at`` (``sizes``, uint64), which
+    ``owner`` keeps alive: framed from where they lie, each record copied once (``simple.uncompressed_pieces``)."""
+    pieces = simple.uncompressed_pieces(record_at, sizes, group_bounds)
+    return EncodedChunks(pieces.piece_at, pieces.piece_size, pieces.chunk_pieces, np.diff(group_bounds),
+                         pieces.decoded_size, SIMPLE, (owner, pieces.heads))
 
 
 def encode_record_values(values: np.ndarray, sizes: np.ndarray, group_bounds: np.ndarray, codec: Codec,
@@ -310,6 +317,9 @@ def encode_record_values(values: np.ndarray, sizes: np.ndarray, group_bounds: np
     """
     counts = np.diff(group_bounds)
     ends = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
+    if codec.codec_id == 0:
+        values = np.ascontiguousarray(values)
+        return _uncompressed_chunks(values.ctypes.data + ends[:-1], sizes, group_bounds, values)
     decoded = ends[group_bounds[1:]] - ends[group_bounds[:-1]]
     laid_out = codec.encode_chunks(values, sizes, group_bounds, level, window_log)
     if laid_out is not None:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from ..engine.simple import encode_uncompressed_chunks
 from .registry import Codec
 
 
@@ -23,7 +20,3 @@ class Uncompressed(Codec):
         out = bytes(data)
         self.check_size(len(out), decoded_size)
         return out
-
-    def encode_chunks(self, values: np.ndarray, sizes: np.ndarray, group_bounds: np.ndarray,
-                      level: int | None, window_log: int | None) -> tuple[np.ndarray, np.ndarray]:
-        return encode_uncompressed_chunks(values, sizes, group_bounds)

@@ -169,12 +169,7 @@ class Zstd(Codec):
         return contexts.kernel_decoder or contexts.make_kernel_decoder()
 
     def kernel_prefix_decoder(self) -> tuple[int, int] | None:
-        if not _DECODE_FUNCTION:
-            return None
-        contexts = self._contexts
-        if contexts.kernel_prefix_decoder is None:
-            contexts.make_kernel_decoder()
-        return contexts.kernel_prefix_decoder
+        return self._contexts.kernel_prefix_decoder if self.kernel_decoder() else None  # made together
 
     def _key(self, level: int | None, window_log: int | None) -> tuple[int, int]:
         """(level, window_log), defaults filled in."""

@@ -299,8 +299,8 @@ def decode_chunks(src, chunks, footer_offset: int, first: int, counts, verify: b
     values = out[:value_at[m]] if value_at[m] <= len(out) else np.empty(value_at[m], np.uint8)
     bounds = np.empty(bound_at[m], np.int64)
     for j in range(m):
-        if not _decode_chunk_into(src, chunks, footer_offset, first + j, counts[j], counts[j], verify, native_codec,
-                                  function, context, 0, 0, values, value_at[j], bounds[bound_at[j]:bound_at[j + 1]]):
+        if _decode_chunk_into(src, chunks, footer_offset, first + j, counts[j], counts[j], verify, native_codec,
+                              function, context, 0, 0, values, value_at[j], bounds[bound_at[j]:bound_at[j + 1]]) < 0:
             return DecodedChunks(j, values, value_at, bounds, bound_at)
     return DecodedChunks(m, values, value_at, bounds, bound_at)
 
@@ -308,35 +308,36 @@ def decode_chunks(src, chunks, footer_offset: int, first: int, counts, verify: b
 @njit(inline="always")
 def _decode_chunk_into(src, chunks, footer_offset: int, k: int, count: int, need: int, verify: bool,
                        native_codec: int, function: int, context: int, prefix_function: int, prefix_context: int,
-                       values, value_pos: int, bounds) -> bool:
+                       values, value_pos: int, bounds) -> int:
     """One chunk of :func:`decode_chunks`: its values into ``values`` at ``value_pos``, its bounds into ``bounds``.
 
     With a prefix decoder (``prefix_function``, nonzero: one that stops a
     stream early, ``Codec.kernel_prefix_decoder``) only the values of the
-    first ``need`` records are decoded; otherwise all are.
+    first ``need`` records are decoded; otherwise all are. Returns how many
+    bytes of values it decoded, or -1 when the general path must read the chunk.
     """
     begin, limit = chunk_span(chunks, footer_offset, k)
     status, _, chunk_type, num_records, decoded, start, size, copy, codec, sp, ss, sn, vp, vs, vn = read_simple(
         src, begin, limit, verify)
     if status != OK or chunk_type != SIMPLE_CHUNK or vn != decoded or entry_mismatch(
             src, begin, size, chunk_type, num_records, decoded, limit, count, chunks[k, 1]) != SAME:
-        return False
+        return -1
     if codec != 0 and (codec != native_codec or function == 0):
-        return False
+        return -1
     buf = as_readonly(src) if start >= 0 else as_readonly(copy)
     sizes = np.empty(num_records, np.uint64)
     if codec == 0:
         if decode_varints_into(buf, sp, ss, sizes) != ss or not sizes_to_bounds(sizes, decoded, bounds):
-            return False
+            return -1
         copy_bytes(values, value_pos, buf, vp, decoded)
-        return True
+        return decoded
     raw = np.empty(sn, np.uint8)
     if not decode_into(function, context, raw, 0, sn, buf, sp, ss - sp) or decode_varints_into(
             raw, 0, sn, sizes) != sn or not sizes_to_bounds(sizes, decoded, bounds):
-        return False
+        return -1
     if prefix_function != 0 and bounds[need] < decoded:
-        return decode_into(prefix_function, prefix_context, values, value_pos, bounds[need], buf, vp, vs - vp)
-    return decode_into(function, context, values, value_pos, decoded, buf, vp, vs - vp)
+        function, context, decoded = prefix_function, prefix_context, bounds[need]
+    return decoded if decode_into(function, context, values, value_pos, decoded, buf, vp, vs - vp) else -1
 
 
 class DecodedRecords(NamedTuple):
@@ -386,6 +387,7 @@ def decode_records(src, chunks, footer_offset: int, verify: bool, native_codec: 
     taken_here = np.int64(0)
     used = np.int64(0)
     last = np.int64(-1)
+    last_size = np.int64(0)  # bytes of values decoded of group last's chunk
     which = 0
     while True:
         lo, hi = claim(counter, step, len(group_chunk))
@@ -394,9 +396,10 @@ def decode_records(src, chunks, footer_offset: int, verify: bool, native_codec: 
         for g in range(lo, hi):
             k = group_chunk[g]
             decoded, bounds = buffers[which], bound_buffers[which][:counts[g] + 1]
-            taken[g] = _decode_chunk_into(src, chunks, footer_offset, k, counts[g],
-                                          _needed(group_at, within, g), verify, native_codec,
-                                          function, context, prefix_function, prefix_context, decoded, 0, bounds)
+            got = _decode_chunk_into(src, chunks, footer_offset, k, counts[g], _needed(group_at, within, g), verify,
+                                     native_codec, function, context, prefix_function, prefix_context, decoded, 0,
+                                     bounds)
+            taken[g] = got >= 0
             if not taken[g]:
                 continue
             for r in range(group_at[g], group_at[g + 1]):
@@ -412,15 +415,13 @@ def decode_records(src, chunks, footer_offset: int, verify: bool, native_codec: 
                 records[taken_here] = r
                 taken_here += 1
                 used += size
-            last = g
+            last, last_size = g, got
             which = 1 - which
     if last < 0:
         return DecodedRecords(values[:used], starts[:taken_here], stops[:taken_here], records[:taken_here], last,
                               buffers[0][:0], bound_buffers[0][:1])
-    kept = bound_buffers[1 - which][:counts[last] + 1]
-    held = counts[last] if prefix_function == 0 else _needed(group_at, within, last)
     return DecodedRecords(values[:used], starts[:taken_here], stops[:taken_here], records[:taken_here], last,
-                          buffers[1 - which][:kept[held]], kept)
+                          buffers[1 - which][:last_size], bound_buffers[1 - which][:counts[last] + 1])
 
 
 @njit(inline="always")
@@ -446,7 +447,8 @@ def _group_lengths(sizes, group_bounds, g: int):
 def encode_snappy_chunks(values, sizes, group_bounds, codec_id: int, level: int):
     """Simple-chunk data compressed with snappy, for consecutive groups of records, in one call.
 
-    As :func:`encode_uncompressed_chunks`, but each chunk's data is ``codec_id
+    Chunk ``g`` holds records ``group_bounds[g]`` to ``group_bounds[g+1]``
+    of ``values`` cut by ``sizes``; its data is ``codec_id
     ‖ varint(len(sizes blob)) ‖ sizes blob ‖ values blob``, a blob being
     ``varint(raw length) ‖ snappy block``: the bytes the per-group path makes
     through the codec, without a Python call per chunk.
@@ -551,33 +553,6 @@ def _uncompressed_head_into(data, pos: int, group) -> int:
     data[pos] = 0
     pos = write_varint(data, pos + 1, varint_size(group))
     return encode_varints_into(group, data, pos)
-
-
-@njit(cache=True, nogil=True)
-def encode_uncompressed_chunks(values, sizes, group_bounds):
-    """Simple-chunk data, uncompressed, for consecutive groups of records.
-
-    The records are ``values`` cut by ``sizes``; group ``g`` holds records
-    ``group_bounds[g]`` to ``group_bounds[g+1]``. Each chunk's data is
-    ``00 ‖ varint(len(sizes)) ‖ sizes varints ‖ values``. Returns ``(data,
-    bounds)``: chunk ``g`` is ``data[bounds[g]:bounds[g+1]]``.
-    """
-    groups = len(group_bounds) - 1
-    bounds = np.empty(groups + 1, np.int64)
-    bounds[0] = 0
-    total = np.int64(0)
-    for g in range(groups):
-        sizes_len, values_len = _group_lengths(sizes, group_bounds, g)
-        total += 1 + varint_length(sizes_len) + sizes_len + values_len
-        bounds[g + 1] = total
-    data = np.empty(total, np.uint8)
-    source = 0
-    for g in range(groups):
-        pos = _uncompressed_head_into(data, bounds[g], sizes[group_bounds[g]:group_bounds[g + 1]])
-        length = bounds[g + 1] - pos
-        copy_bytes(data, pos, values, source, length)
-        source += length
-    return data, bounds
 
 
 class RecordPieces(NamedTuple):
