@@ -24,6 +24,7 @@ from .chunk import (
 )
 from .codecs import Codec
 from .engine.blocks import BLOCK_SIZE
+from .engine.direct import compiled_for
 from .engine.gather import COPY, DECODE, EXTRA, fill_records_shared
 from .engine.pybytes import bytes_list, bytes_list_from_two
 from .engine.simple import (
@@ -94,6 +95,35 @@ def _scratch_for(size: int) -> np.ndarray:
         return np.empty(size, np.uint8)
     _scratch.buffer = np.empty(max(size, min(2 * len(buffer), SCRATCH_LIMIT)), np.uint8)
     return _scratch.buffer
+
+
+class _SpareBuffers:
+    """Decode buffers of a file read in order, handed back once the records decoded into them are cut.
+
+    Each part of the file is decoded into a buffer of its own, which must
+    outlive the part's wait in the queue of parts decoded ahead; a fresh
+    buffer is faulted in page by page, a handed-back one is not. ``take`` and
+    ``give`` are one list operation each, safe across threads under the GIL.
+    """
+
+    def __init__(self) -> None:
+        self._free: list[np.ndarray] = []
+
+    def take(self, size: int) -> np.ndarray:
+        """A buffer of at least ``size`` bytes: a handed-back one if the last handed back is large enough.
+
+        New buffers have a quarter more room than asked, so that parts of as
+        many chunks, whose decoded sizes differ a little, fit each other's.
+        """
+        try:
+            buffer = self._free.pop()
+        except IndexError:
+            buffer = _NO_BYTES
+        return buffer if len(buffer) >= size else np.empty(size + size // 4, np.uint8)
+
+    def give(self, buffer: np.ndarray) -> None:
+        """Hand back ``buffer``: nothing refers to what was decoded into it any more."""
+        self._free.append(buffer)
 
 
 class _Groups(NamedTuple):
@@ -275,6 +305,11 @@ class ArrayRecordReader:
             codec.codec_id == 0 or self._kernel_codec is not None)
         # Record i (in range) on its own, the way r[i] reads it: one bound method, chosen once.
         self._one_record = self._single_record if self._single_fast else self._record
+        # That kernel's code for this file map and index table and a scratch buffer (every thread's
+        # is of one type), called without numba's dispatch.
+        self._record_into = compiled_for(indexed_record_into, self._src, self._chunks, self._footer_offset, 0,
+                                         self._verify, self._kernel_codec_id, 0, 0,
+                                         _scratch.buffer) if self._single_fast else None
 
     # -- the file's facts ----------------------------------------------------
 
@@ -348,21 +383,20 @@ class ArrayRecordReader:
         except CorruptRecordError as err:
             raise self._corrupt(err, "cannot read a data chunk", begin, k) from None
 
-    def _decode_chunks(self, first: int, end: int, scratch: bool = False) -> list[DecodedChunk]:
+    def _decode_chunks(self, first: int, end: int, out: np.ndarray = _NO_BYTES) -> list[DecodedChunk]:
         """Data chunks ``first`` … ``end - 1``, read and checked as :meth:`_decode_chunk` reads them.
 
         Compressed chunks of the kernel codec are decoded by one kernel call
-        for them all, into one buffer, so that a pool thread decoding a part
-        of the file takes the GIL twice, not a few times per chunk. With
-        ``scratch`` that buffer is this thread's scratch: the caller is done
-        with the chunks before this thread's next read. Chunks the kernel
-        cannot take, from the first on, are read one by one.
+        for them all, into one buffer (``out`` when it has room, which the
+        caller must not reuse while it holds the chunks), so that a pool
+        thread decoding a part of the file takes the GIL twice, not a few
+        times per chunk. Chunks the kernel cannot take, from the first on,
+        are read one by one.
         """
         decoded: list[DecodedChunk] = []
         if self._kernel_codec is not None:
             if self._remote is not None:
                 self._remote.ensure_range(int(self._bounds[first]), int(self._bounds[end]))
-            out = _scratch_for(int(self._chunks[first:end, 1].sum())) if scratch else _NO_BYTES
             made = decode_chunks(self._src_or_raise(), self._chunks, self._footer_offset, first,
                                  self._index.record_counts(first, end), self._verify, self._kernel_codec_id,
                                  *self._kernel_decoder(), out)
@@ -778,12 +812,12 @@ class ArrayRecordReader:
                 self._fetch_chunk(k)
             out = _scratch.buffer
             function, context = self._kernel_decoder()
-            size = indexed_record_into(src, self._chunks, self._footer_offset, k, self._verify,
-                                       self._kernel_codec_id, function, context, out)
+            size = self._record_into(src, self._chunks, self._footer_offset, k, self._verify,
+                                     self._kernel_codec_id, function, context, out)
             if size > len(out):
                 out = _scratch_for(size)
-                size = indexed_record_into(src, self._chunks, self._footer_offset, k, self._verify,
-                                           self._kernel_codec_id, function, context, out)
+                size = self._record_into(src, self._chunks, self._footer_offset, k, self._verify,
+                                         self._kernel_codec_id, function, context, out)
             if size >= 0:
                 return out[:size].tobytes()
         return self._record(self._normalize(i))
@@ -981,13 +1015,11 @@ class ArrayRecordReader:
             def read(part: tuple[int, int]) -> list:
                 return self._records(np.arange(*part, dtype=np.int64), parallel=False)
         else:
-            # Read on this thread, parts are of one chunk, each cut into bytes below before the
-            # next is decoded: they may share this thread's scratch buffer. (Parts decoded
-            # ahead on the pool wait for the consumer: each needs a buffer of its own.)
-            scratch = not self._decode_ahead
+            spares = _SpareBuffers()
 
-            def read(part: tuple[int, int]) -> list:
-                return self._decode_chunks(*part, scratch=scratch)
+            def read(part: tuple[int, int]) -> tuple[np.ndarray, list]:
+                buffer = spares.take(int(self._chunks[part[0]:part[1], 1].sum()))
+                return buffer, self._decode_chunks(*part, out=buffer)
         if self._remote is not None:
             parts = self._prefetching(parts)
         if not self._decode_ahead:
@@ -997,10 +1029,12 @@ class ArrayRecordReader:
                                                    self.options.readahead_buffer_size // (step * stored_per_chunk)))
         first = start
         for result in results:
+            buffer = None
             if index.one_record_per_chunk:
                 runs: Iterable[list[bytes]] = (result,)
             else:  # bytes cut one chunk at a time, as the consumer reaches it
-                runs = (chunk.records_from(skip if n == 0 else 0) for n, chunk in enumerate(result))
+                buffer, decoded = result
+                runs = (chunk.records_from(skip if n == 0 else 0) for n, chunk in enumerate(decoded))
             for run in runs:
                 if run:
                     if self._decode_ahead:
@@ -1010,6 +1044,8 @@ class ArrayRecordReader:
                         time.sleep(0)
                     yield first, run
                     first += len(run)
+            if buffer is not None:
+                spares.give(buffer)  # every record of the part is cut: a later part may decode into it
             skip = 0
 
     def _prefetching(self, parts: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:

@@ -7,6 +7,7 @@ import pytest
 
 import mmrecord
 from mmrecord.errors import ClosedError, CorruptRecordError
+from mmrecord import reader as reader_module
 from mmrecord.reader import READ_PART_BYTES
 
 CODECS = ["uncompressed", "snappy", "zstd:3", "brotli:6"]
@@ -126,3 +127,36 @@ def test_a_failed_read_leaves_the_cursor_on_the_damaged_record(tmp_path):
             reader.read()
         reader.seek(121)
         assert reader.read() == records[121] and reader.record_index() == 122
+
+
+@pytest.mark.parametrize("codec", ["snappy", "zstd:3", "brotli:6"])
+@pytest.mark.parametrize("reader_options", OPTIONS, ids=["default", "ra0"])
+def test_parts_decode_into_handed_back_buffers(tmp_path, monkeypatch, codec, reader_options):
+    """Reading in order decodes later parts into the buffers of parts already cut, and every record comes back."""
+    monkeypatch.setattr(reader_module, "READ_PART_BYTES", 1 << 12)  # many parts of a chunk or two
+    taken = []
+    take = reader_module._SpareBuffers.take
+    monkeypatch.setattr(reader_module._SpareBuffers, "take",
+                        lambda self, size: taken.append(take(self, size)) or taken[-1])
+    records = _records(3000, seed=2)
+    path = _write(tmp_path / "f.array_record", records, f"group_size:4,{codec}")
+    with mmrecord.ArrayRecordReader(path, reader_options) as reader:
+        assert [reader.read() for _ in records] == records
+        reader.seek(1001)
+        assert [reader.read() for _ in range(1000)] == records[1001:2001]
+        assert list(reader) == records
+    assert len(taken) > 500
+    if reader_options:  # one part at a time on this thread: each buffer goes back before the next part
+        assert len({id(buffer) for buffer in taken}) < len(taken) // 2
+
+
+def test_a_handed_back_buffer_serves_a_part_it_fits():
+    spares = reader_module._SpareBuffers()
+    first = spares.take(1000)
+    assert len(first) >= 1000
+    spares.give(first)
+    assert spares.take(1200) is first  # new buffers have a quarter more room than asked
+    spares.give(first)
+    bigger = spares.take(len(first) + 1)
+    assert bigger is not first and len(bigger) > len(first)
+    assert spares.take(10) is not first  # the one too small was dropped, not kept
