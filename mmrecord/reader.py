@@ -1017,7 +1017,9 @@ class ArrayRecordReader:
         else:
             spares = _SpareBuffers()
 
-            def read(part: tuple[int, int]) -> tuple[np.ndarray, list]:
+            def read(part: tuple[int, int]) -> tuple[np.ndarray | None, list]:
+                if self._kernel_codec is None:  # no kernel decodes into a buffer
+                    return None, self._decode_chunks(*part)
                 buffer = spares.take(int(self._chunks[part[0]:part[1], 1].sum()))
                 return buffer, self._decode_chunks(*part, out=buffer)
         if self._remote is not None:
