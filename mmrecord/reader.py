@@ -998,7 +998,8 @@ class ArrayRecordReader:
         chunks hold many records). Chunks of one record are read as batches
         (the kernel path); a part of larger chunks is decoded on the pool by
         one kernel call (:meth:`_decode_chunks`) and its chunks are cut into
-        ``bytes`` here, one at a time as the consumer reaches them.
+        ``bytes`` here, one at a time as the consumer reaches them; the
+        part's buffer then goes back to the stream's spares for a later part.
         """
         index = self._index
         chunks = len(index)
@@ -1014,12 +1015,13 @@ class ArrayRecordReader:
         if index.one_record_per_chunk:
             def read(part: tuple[int, int]) -> list:
                 return self._records(np.arange(*part, dtype=np.int64), parallel=False)
+        elif self._kernel_codec is None:  # chunks cut from the map, or decoded one by one: no buffer of the part's
+            def read(part: tuple[int, int]) -> tuple[np.ndarray | None, list]:
+                return None, self._decode_chunks(*part)
         else:
             spares = _SpareBuffers()
 
             def read(part: tuple[int, int]) -> tuple[np.ndarray | None, list]:
-                if self._kernel_codec is None:  # no kernel decodes into a buffer
-                    return None, self._decode_chunks(*part)
                 buffer = spares.take(int(self._chunks[part[0]:part[1], 1].sum()))
                 return buffer, self._decode_chunks(*part, out=buffer)
         if self._remote is not None:
