@@ -573,7 +573,9 @@ def uncompressed_pieces(record_at, sizes, group_bounds) -> RecordPieces:
 
     Group ``g`` holds records ``group_bounds[g]`` to ``group_bounds[g+1]``.
     Only the heads are written here; the records are copied once, by the
-    framing, from where they lie into the file's bytes.
+    framing, from where they lie into the file's bytes. Records that follow
+    each other in memory (a chunk's records cut from one buffer) make one
+    piece: a footer of a million entries is then a few pieces, not a million.
     """
     groups = len(group_bounds) - 1
     head_at = np.empty(groups + 1, np.int64)
@@ -597,8 +599,13 @@ def uncompressed_pieces(record_at, sizes, group_bounds) -> RecordPieces:
         decoded_size[g] = 0
         for r in range(first, stop):
             size = np.int64(sizes[r])
-            piece_at[at + 1 + r - first] = record_at[r]
-            piece_size[at + 1 + r - first] = size
+            if at > chunk_pieces[g] and piece_at[at] + piece_size[at] == record_at[r]:
+                piece_size[at] += size  # it follows the record before in memory
+            else:
+                at += 1
+                piece_at[at] = record_at[r]
+                piece_size[at] = size
             decoded_size[g] += size
-        chunk_pieces[g + 1] = at + 1 + stop - first
-    return RecordPieces(heads, piece_at, piece_size, chunk_pieces, decoded_size)
+        chunk_pieces[g + 1] = at + 1
+    used = chunk_pieces[groups]
+    return RecordPieces(heads, piece_at[:used], piece_size[:used], chunk_pieces, decoded_size)
