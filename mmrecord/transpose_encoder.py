@@ -22,6 +22,7 @@ import numpy as np
 
 from .chunk import TRANSPOSED, EncodedChunks
 from .codecs import Codec
+from .codecs.registry import fills_writer_buffer
 from .engine.transpose_encode import encode_transposed_groups, frame_uncompressed
 from .engine.varint import encode_varint
 
@@ -67,7 +68,8 @@ def _compressed_chunks(segments, codec: Codec, level: int | None, window_log: in
                            *map(encode_varint, map(len, buckets)), data[cuts[tail]:cuts[tail + 1]]])
         header_blob = sized(header)
         transitions = data[cuts[tail + 1]:cuts[tail + 2]]
+        # Riegeli writes the transitions a byte at a time: 4096 of them fill its first buffer.
+        compress = codec.compress_sized if fills_writer_buffer(len(transitions), (1,)) else codec.compress
         parts.append(b"".join([prefix, encode_varint(len(header_blob)), header_blob, *buckets,
-                               encode_varint(len(transitions)),
-                               codec.compress(transitions, level, window_log)]))
+                               encode_varint(len(transitions)), compress(transitions, level, window_log)]))
     return parts

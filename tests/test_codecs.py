@@ -137,6 +137,25 @@ def test_zstd_content_size_only_below_4096():
     assert zstandard.frame_content_size(codec.compress(bytes(4096), None, None)) == -1
 
 
+@pytest.mark.parametrize("sizes,content_size", [([2048, 2048], 4096), ([4095, 1], 4096), ([4096], -1),
+                                                ([0, 4096], -1), ([2048, 2049], -1), ([4095], 4095)])
+def test_zstd_values_that_fill_the_writer_buffer_record_their_size(sizes, content_size):
+    """A chunk's values of exactly 4096 bytes, in records all shorter than that, get their size in the
+    frame (the reference's writer hands them to libzstd in one call); one record that long does not."""
+    from mmrecord.chunk import encode_record_values
+
+    records = [text_bytes(n, n) for n in sizes]
+    values = np.frombuffer(b"".join(records), np.uint8)
+    made = encode_record_values(values, np.array(sizes, np.uint64), np.array([0, len(sizes)], np.int64),
+                                get_codec("zstd"), None, None)
+    data = b"".join(map(ctypes.string_at, made.piece_at.tolist(), made.piece_size.tolist()))
+    # codec byte, varint(len(sizes blob)), sizes blob, varint(len(values)), values frame
+    assert data[0] == 0x7A and data[1] < 0x80
+    after_sizes = 2 + data[1]
+    assert data[after_sizes:after_sizes + 2] == varint(sum(sizes))
+    assert zstandard.frame_content_size(data[after_sizes + 2:]) == content_size
+
+
 def test_empty_blobs():
     """FORMAT.md pitfall 8: a values blob that decompresses to zero bytes."""
     assert get_codec("zstd").compress(b"", None, None).hex() == "28b52ffd2000010000"

@@ -35,6 +35,12 @@ def _write_mmrecord(path, options, records):
         writer.write_many(records)
 
 
+def _write_one_by_one(path, options, records):
+    with mmrecord.ArrayRecordWriter(path, options) as writer:
+        for record in records:
+            writer.write(record)
+
+
 def _write_reference(path, options, records):
     writer = reference_writer(path, options)
     for r in records:
@@ -108,5 +114,26 @@ def test_zstd_jobs_of_small_blobs_are_the_reference_bytes(tmp_path, options, lar
         records[1000] = b"x" * 5000 + records[1000] * 20
     ours, theirs = tmp_path / "ours.array_record", tmp_path / "theirs.array_record"
     _write_mmrecord(ours, options, records)
+    _write_reference(theirs, options, records)
+    assert ours.read_bytes() == theirs.read_bytes()
+
+
+# Records of chunk values around 4096 bytes, the reference writer's first buffer: records that fill it
+# exactly reach libzstd in one call (size in the frame); one record of 4096 bytes, or 4097 bytes in all,
+# is streamed.
+VALUES_AROUND_4096 = [[2048, 2048], [4095, 1], [1, 4095], [1000, 1000, 1000, 1000, 96], [3000, 1096, 0],
+                      [2] * 2048, [4096], [0, 4096], [4096, 0], [2048, 2049], [4096, 1], [1, 4096],
+                      [4000, 96, 1], [100, 5000]]
+
+
+@pytest.mark.parametrize("sizes", VALUES_AROUND_4096, ids=lambda sizes: f"{len(sizes)}x{max(sizes)}-{sum(sizes)}")
+@pytest.mark.parametrize("write", [_write_mmrecord, _write_one_by_one], ids=["write_many", "write"])
+def test_zstd_values_of_4096_bytes_are_the_reference_bytes(tmp_path, sizes, write):
+    rng = np.random.default_rng(len(sizes))
+    chunk = [bytes(rng.integers(97, 106, n, np.uint8)) for n in sizes]
+    records = chunk * 3  # three chunks of those records
+    options = f"group_size:{len(sizes)},zstd:3"
+    ours, theirs = tmp_path / "ours.array_record", tmp_path / "theirs.array_record"
+    write(ours, options, records)
     _write_reference(theirs, options, records)
     assert ours.read_bytes() == theirs.read_bytes()

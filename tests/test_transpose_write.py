@@ -17,6 +17,8 @@ import pytest
 from support import reference_reader, reference_writer
 
 import mmrecord
+from mmrecord import transpose_encoder
+from mmrecord.codecs.registry import fills_writer_buffer
 from mmrecord.engine.transpose_split import MAX_DEPTH
 from mmrecord.engine.varint import encode_varint
 
@@ -240,3 +242,20 @@ def test_append_transposed_to_a_file(tmp_path):
         assert list(reader.read_all()) == first + more
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("count", [2848, 2849, 2850])
+def test_transitions_filling_the_writer_buffer_identical_to_reference(tmp_path, monkeypatch, count):
+    """Riegeli writes transitions a byte at a time: 4096 of them (the chunk of 2,849 records) fill its
+    compressing writer's first buffer and reach libzstd in one call, so the frame records their size."""
+    lengths = []
+
+    def spy(length: int, piece_sizes: tuple[int, ...]) -> bool:
+        lengths.append(length)
+        return fills_writer_buffer(length, piece_sizes)
+
+    monkeypatch.setattr(transpose_encoder, "fills_writer_buffer", spy)
+    records = [b"\x08" + bytes([i % 128]) + b"\x12\x03abc" + b"".join(bytes([0x18, i * j % 128]) for j in range(i % 5))
+               for i in range(count)]
+    _check(tmp_path, f"group_size:{count},transpose:true,zstd:3", records)
+    assert (4096 in lengths) == (count == 2849)

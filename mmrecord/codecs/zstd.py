@@ -2,8 +2,11 @@
 
 The reference (Riegeli's ZstdWriter) sets only the level and the window log and
 lets libzstd derive every other parameter from them and the source size; it
-streams each blob, pledging the size (so that the frame records it) only for
-blobs under 4096 bytes. Doing the same through python-zstandard reproduces its
+streams each blob, and libzstd learns the size (and the frame records it) only
+when the whole blob reaches it in one call: a blob written at once under 4096
+bytes, or records that end inside the writer's first 4096-byte buffer
+(``registry.WRITER_BUFFER_BYTES``; the chunk layer then calls
+:meth:`Zstd.compress_sized`). Doing the same through python-zstandard reproduces its
 frames exactly when both use the same libzstd: the array_record 0.8.6 wheel
 bundles libzstd 1.5.6 (zstandard 0.23); libzstd 1.5.7 (zstandard 0.24+) splits
 blocks differently at levels 0, 3 and 4.
@@ -33,10 +36,8 @@ except ImportError:  # zstandard without its cffi build: reads decode through py
 
 from ..engine.native import stream_adapter
 from ..engine.simple import encode_chunks_by_call
-from .registry import Codec
+from .registry import WRITER_BUFFER_BYTES, Codec
 
-#: Blobs shorter than this get their size in the frame header (FORMAT.md §4.2).
-_PLEDGE_BELOW = 4096
 #: The largest window a frame may ask for: the format allows a window_log of 31,
 #: libzstd's default limit is 27.
 _MAX_WINDOW_LOG = 31
@@ -115,8 +116,9 @@ class Zstd(Codec):
     def compress(self, data: Any, level: int | None = None, window_log: int | None = None) -> bytes:
         size = memoryview(data).nbytes
         compressor = self._compressor(level, window_log)
-        if size < _PLEDGE_BELOW:
-            # With the size pledged, the one-shot call makes the stream's frame in one call.
+        if size < WRITER_BUFFER_BYTES:
+            # The reference's writer buffers it whole and ends the stream in one call, which
+            # pledges the size: the one-shot call makes that frame.
             return compressor.compress(data)
         # A stream without a pledged size: libzstd's one-shot call would pledge it, which
         # changes the frame (and blobs larger than a small window get other frames still).
@@ -124,7 +126,8 @@ class Zstd(Codec):
         return stream.compress(data) + stream.flush()
 
     def compress_sized(self, data: Any, level: int | None = None, window_log: int | None = None) -> bytes:
-        """Compress with the size pledged whatever it is, as Riegeli does for transposed chunks' buckets and header."""
+        """Compress with the size pledged whatever it is (transposed chunks' buckets and header; records
+        that fill the reference writer's first buffer exactly)."""
         stream = self._compressor(level, window_log).compressobj(size=memoryview(data).nbytes)
         return stream.compress(data) + stream.flush()
 
@@ -134,7 +137,7 @@ class Zstd(Codec):
         if not _ENCODE_FUNCTION:
             return None
         made = encode_chunks_by_call(values, sizes, group_bounds, self.codec_id,
-                                     *self._contexts.kernel_encoder(self._key(level, window_log)), _PLEDGE_BELOW)
+                                     *self._contexts.kernel_encoder(self._key(level, window_log)), WRITER_BUFFER_BYTES)
         return (made.data, made.bounds) if made.ok else None
 
     def decompress(self, data: Any, decoded_size: int) -> bytes:
