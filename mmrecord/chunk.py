@@ -16,7 +16,7 @@ import numpy as np
 
 from .blob import decompress_payload
 from .codecs import Codec
-from .codecs.registry import fills_writer_buffer
+from .codecs.writer_calls import compress_written
 from .engine import framing, simple
 from .engine.blocks import chunk_end, join_logical
 from .engine.gather import sizes_to_bounds
@@ -328,7 +328,7 @@ def encode_record_values(values: np.ndarray, sizes: np.ndarray, group_bounds: np
     # Chunk g is head ‖ varint(decoded size) ‖ compressed values, where the head,
     # codec byte ‖ varint(len(sizes blob)) ‖ sizes blob, is made once per distinct
     # sizes (small groups repeat theirs). The varints come from kernels.
-    compress, compress_sized = codec.compress, codec.compress_sized
+    compress = codec.compress
     prefix = bytes((codec.codec_id,))
     heads: dict[bytes, bytes] = {}
     all_sizes = encode_varints(sizes).tobytes()
@@ -345,11 +345,9 @@ def encode_record_values(values: np.ndarray, sizes: np.ndarray, group_bounds: np
         if head is None:
             sizes_blob = encode_varint(len(raw_sizes)) + compress(raw_sizes, level, window_log)
             head = heads[raw_sizes] = prefix + encode_varint(len(sizes_blob)) + sizes_blob
-        # Riegeli writes the values record by record: records that fill its first buffer exactly
-        # reach the compressor in one call, their size told.
-        blob = values[value_ends[first]:value_ends[stop]]
-        told = fills_writer_buffer(len(blob), sizes[first:stop])
-        compressed = (compress_sized if told else compress)(blob, level, window_log)
+        # The reference writes the values record by record (the sizes blob at once).
+        compressed = compress_written(codec, values[value_ends[first]:value_ends[stop]], sizes[first:stop],
+                                      level, window_log)
         length = decoded_varints[decoded_ends[g]:decoded_ends[g + 1]]
         parts += (head, length, compressed)
         lengths.append(len(head) + len(length) + len(compressed))

@@ -22,7 +22,7 @@ import numpy as np
 
 from .chunk import TRANSPOSED, EncodedChunks
 from .codecs import Codec
-from .codecs.registry import fills_writer_buffer
+from .codecs.writer_calls import compress_written
 from .engine.transpose_encode import encode_transposed_groups, frame_uncompressed
 from .engine.varint import encode_varint
 
@@ -68,8 +68,9 @@ def _compressed_chunks(segments, codec: Codec, level: int | None, window_log: in
                            *map(encode_varint, map(len, buckets)), data[cuts[tail]:cuts[tail + 1]]])
         header_blob = sized(header)
         transitions = data[cuts[tail + 1]:cuts[tail + 2]]
-        # Riegeli writes the transitions a byte at a time: 4096 of them fill its first buffer.
-        compress = codec.compress_sized if fills_writer_buffer(len(transitions), (1,)) else codec.compress
+        # The reference writes the transitions a byte at a time.
+        written = compress_written(codec, transitions, np.broadcast_to(np.int64(1), len(transitions)),
+                                   level, window_log)
         parts.append(b"".join([prefix, encode_varint(len(header_blob)), header_blob, *buckets,
-                               encode_varint(len(transitions)), compress(transitions, level, window_log)]))
+                               encode_varint(len(transitions)), written]))
     return parts

@@ -137,3 +137,38 @@ def test_zstd_values_of_4096_bytes_are_the_reference_bytes(tmp_path, sizes, writ
     write(ours, options, records)
     _write_reference(theirs, options, records)
     assert ours.read_bytes() == theirs.read_bytes()
+
+
+def _texts(seed: int, sizes: list[int]) -> list[bytes]:
+    """Records of words, ``sizes`` bytes each."""
+    rng = np.random.default_rng(seed)
+    words = np.array([bytes(rng.integers(97, 123, int(n), np.uint8)) + b" " for n in rng.integers(2, 10, 500)])
+    return [b"".join(words[rng.integers(0, len(words), size // 4 + 1)].tolist())[:size] for size in sizes]
+
+
+BROTLI_FIRST_RECORDS = [[], [2 << 20], [0, 1 << 20], [(1 << 20) - 1], [3, 3 << 20], [70_000], [30_000, 1 << 20],
+                        [5000, 900_000]]
+
+
+@pytest.mark.parametrize("quality,first", [(6, first) for first in BROTLI_FIRST_RECORDS] +
+                         [(4, []), (4, [2 << 20]), (9, []), (9, [2 << 20]), (11, [])],
+                         ids=lambda value: "+".join(map(str, value)) or "none" if isinstance(value, list) else f"q{value}")
+def test_brotli_values_past_1_mib_are_the_reference_bytes(tmp_path, quality, first):
+    """Values of 1.5 MB and more, written record by record: the reference's encoder expects the
+    bytes it holds when its first block fills, which a long record in front changes."""
+    records = _texts(quality, first + [1500] * 1000)
+    options = f"group_size:{len(records)},brotli:{quality}"
+    ours, theirs = tmp_path / "ours.array_record", tmp_path / "theirs.array_record"
+    _write_mmrecord(ours, options, records)
+    _write_reference(theirs, options, records)
+    assert ours.read_bytes() == theirs.read_bytes()
+
+
+def test_brotli_footer_past_1_mib_is_the_reference_bytes(tmp_path):
+    """150,000 chunks: a footer of 1.2 MB of entries, written one by one."""
+    records = [b"event %d" % i for i in range(150_000)]
+    options = "group_size:1,brotli:6"
+    ours, theirs = tmp_path / "ours.array_record", tmp_path / "theirs.array_record"
+    _write_mmrecord(ours, options, records)
+    _write_reference(theirs, options, records)
+    assert ours.read_bytes() == theirs.read_bytes()

@@ -18,7 +18,7 @@ from support import reference_reader, reference_writer
 
 import mmrecord
 from mmrecord import transpose_encoder
-from mmrecord.codecs.registry import fills_writer_buffer
+from mmrecord.codecs.writer_calls import compress_written
 from mmrecord.engine.transpose_split import MAX_DEPTH
 from mmrecord.engine.varint import encode_varint
 
@@ -250,11 +250,11 @@ def test_transitions_filling_the_writer_buffer_identical_to_reference(tmp_path, 
     compressing writer's first buffer and reach libzstd in one call, so the frame records their size."""
     lengths = []
 
-    def spy(length: int, piece_sizes: tuple[int, ...]) -> bool:
-        lengths.append(length)
-        return fills_writer_buffer(length, piece_sizes)
+    def spy(codec, data, piece_sizes, level, window_log) -> bytes:
+        lengths.append(len(data))
+        return compress_written(codec, data, piece_sizes, level, window_log)
 
-    monkeypatch.setattr(transpose_encoder, "fills_writer_buffer", spy)
+    monkeypatch.setattr(transpose_encoder, "compress_written", spy)
     records = [b"\x08" + bytes([i % 128]) + b"\x12\x03abc" + b"".join(bytes([0x18, i * j % 128]) for j in range(i % 5))
                for i in range(count)]
     _check(tmp_path, f"group_size:{count},transpose:true,zstd:3", records)

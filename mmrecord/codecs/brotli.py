@@ -1,9 +1,10 @@
 """Brotli (compression type ``'b'``).
 
-``brotli.compress`` with the same quality and window reproduces the reference's
-streams for window_log up to 24. Larger windows need Brotli's large-window
-extension, which the ``brotli`` module can neither write nor read; such streams
-from the reference are decoded with cramjam instead.
+The ``brotli`` module's encoder with the same quality and window reproduces the
+reference's streams for window_log up to 24, fed as the reference's writer
+feeds it (:meth:`Brotli.compress_streamed`). Larger windows need Brotli's
+large-window extension, which the ``brotli`` module can neither write nor
+read; such streams from the reference are decoded with cramjam instead.
 
 Kernels call the C library's one-shot decoder, ``BrotliDecoderDecompress``,
 which the ``brotli`` module's extension exports (through the adapter for its
@@ -19,10 +20,12 @@ from typing import Any
 
 import brotli
 import cramjam
+import numpy as np
 
 from ..engine.native import sized_output_adapter
 from ..errors import UnsupportedFeatureError
 from .registry import Codec
+from .writer_calls import writer_calls
 
 _WINDOW_LOG_WHEN_UNSET = 22
 _MAX_STANDARD_WINDOW_LOG = 24
@@ -51,6 +54,22 @@ class Brotli(Codec):
     window_log_range = (10, 30)
 
     def compress(self, data: Any, level: int | None = None, window_log: int | None = None) -> bytes:
+        return brotli.compress(data, **self._settings(level, window_log))
+
+    def compress_streamed(self, data: Any, piece_sizes: np.ndarray, level: int | None = None,
+                          window_log: int | None = None) -> bytes:
+        """Fed in the calls the reference's writer makes: the encoder expects as many bytes as it holds
+        when its first block fills, up to the end of that call, and past 1 MiB that picks another match
+        finder and context modelling, so a large blob written record by record is not ``compress``'s
+        stream (given at once, the encoder expects all of it)."""
+        encoder = brotli.Compressor(**self._settings(level, window_log))
+        view = memoryview(data)
+        ends = writer_calls(piece_sizes).tolist()
+        out = [encoder.process(view[start:end]) for start, end in zip([0, *ends[:-1]], ends)]
+        return b"".join(out) + encoder.finish()
+
+    def _settings(self, level: int | None, window_log: int | None) -> dict[str, int]:
+        """The encoder's quality and window for the options' level and window_log."""
         window_log = _WINDOW_LOG_WHEN_UNSET if window_log is None else window_log
         if window_log > _MAX_STANDARD_WINDOW_LOG:
             raise UnsupportedFeatureError(
@@ -58,9 +77,7 @@ class Brotli(Codec):
                 f"mmrecord cannot write (the brotli module lacks it); use a window_log of "
                 f"at most {_MAX_STANDARD_WINDOW_LOG} (files written with a larger one are readable)"
             )
-        return brotli.compress(
-            data, quality=self.default_level if level is None else level, lgwin=window_log
-        )
+        return {"quality": self.default_level if level is None else level, "lgwin": window_log}
 
     def decompress(self, data: Any, decoded_size: int) -> bytes:
         decoder = brotli.Decompressor()

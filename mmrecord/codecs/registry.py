@@ -34,25 +34,6 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "mmrecord.codecs"
 
-#: Riegeli's compressing writers buffer the first 4096 bytes of a blob: a blob
-#: that ends inside that buffer reaches the compressor in one final call, which
-#: tells it the blob's size (zstd then records the size in its frame). One
-#: written at once goes through the buffer when it is shorter than that.
-WRITER_BUFFER_BYTES = 4096
-
-
-def fills_writer_buffer(length: int, piece_sizes: np.ndarray | tuple[int, ...]) -> bool:
-    """Whether a blob of ``length`` bytes, written in pieces of ``piece_sizes``, fills the
-    reference writer's first buffer exactly: then it too reaches the compressor in one call.
-
-    ``Codec.compress`` tells the compressor the size of a blob under
-    :data:`WRITER_BUFFER_BYTES` (one written at once); at exactly that size the
-    buffer takes it only when no piece filled it alone (a piece that long is
-    passed straight on, its size untold). Callers then use ``compress_sized``.
-    """
-    return length == WRITER_BUFFER_BYTES and int(np.max(piece_sizes)) < WRITER_BUFFER_BYTES
-
-
 class Codec(abc.ABC):
     """A compression method for the blobs of a chunk.
 
@@ -88,11 +69,21 @@ class Codec(abc.ABC):
         """Compress a blob whose size the compressor is told up front (as ``compress`` unless overridden).
 
         Riegeli pledges the size of a transposed chunk's buckets and header to
-        the compressor, and a simple chunk's values reach it in one call with
-        their size known when the records fill its first buffer exactly
-        (:data:`WRITER_BUFFER_BYTES`). That can change the stream (zstd then
-        records the size in the frame); a codec whose stream depends on it
-        overrides this.
+        the compressor, and a blob written in pieces that fill its writer's
+        first buffer exactly reaches it in one call, its size known
+        (:mod:`~mmrecord.codecs.writer_calls`). That can change the stream
+        (zstd then records the size in the frame); a codec whose stream
+        depends on it overrides this.
+        """
+        return self.compress(data, level, window_log)
+
+    def compress_streamed(self, data: Any, piece_sizes: np.ndarray, level: int | None,
+                          window_log: int | None) -> bytes:
+        """Compress a blob the reference's writer streams to the compressor, written in pieces of ``piece_sizes``.
+
+        As ``compress`` unless overridden: a codec whose stream depends on the
+        calls it is fed in (brotli sizes its encoder by them) overrides this,
+        feeding itself the calls ``writer_calls.writer_calls(piece_sizes)``.
         """
         return self.compress(data, level, window_log)
 

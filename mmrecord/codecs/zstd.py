@@ -5,7 +5,7 @@ lets libzstd derive every other parameter from them and the source size; it
 streams each blob, and libzstd learns the size (and the frame records it) only
 when the whole blob reaches it in one call: a blob written at once under 4096
 bytes, or records that end inside the writer's first 4096-byte buffer
-(``registry.WRITER_BUFFER_BYTES``; the chunk layer then calls
+(:mod:`~mmrecord.codecs.writer_calls`, which then calls
 :meth:`Zstd.compress_sized`). Doing the same through python-zstandard reproduces its
 frames exactly when both use the same libzstd: the array_record 0.8.6 wheel
 bundles libzstd 1.5.6 (zstandard 0.23); libzstd 1.5.7 (zstandard 0.24+) splits
@@ -36,7 +36,8 @@ except ImportError:  # zstandard without its cffi build: reads decode through py
 
 from ..engine.native import stream_adapter
 from ..engine.simple import encode_chunks_by_call
-from .registry import WRITER_BUFFER_BYTES, Codec
+from .registry import Codec
+from .writer_calls import WRITER_BUFFER_BYTES
 
 #: The largest window a frame may ask for: the format allows a window_log of 31,
 #: libzstd's default limit is 27.
