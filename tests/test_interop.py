@@ -150,9 +150,12 @@ BROTLI_FIRST_RECORDS = [[], [2 << 20], [0, 1 << 20], [(1 << 20) - 1], [3, 3 << 2
                         [5000, 900_000]]
 
 
+def _brotli_case_id(value) -> str:
+    return ("+".join(map(str, value)) or "none") if isinstance(value, list) else f"q{value}"
+
+
 @pytest.mark.parametrize("quality,first", [(6, first) for first in BROTLI_FIRST_RECORDS] +
-                         [(4, []), (4, [2 << 20]), (9, []), (9, [2 << 20]), (11, [])],
-                         ids=lambda value: "+".join(map(str, value)) or "none" if isinstance(value, list) else f"q{value}")
+                         [(4, []), (4, [2 << 20]), (9, []), (9, [2 << 20]), (11, [])], ids=_brotli_case_id)
 def test_brotli_values_past_1_mib_are_the_reference_bytes(tmp_path, quality, first):
     """Values of 1.5 MB and more, written record by record: the reference's encoder expects the
     bytes it holds when its first block fills, which a long record in front changes."""

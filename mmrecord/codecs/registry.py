@@ -34,6 +34,7 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "mmrecord.codecs"
 
+
 class Codec(abc.ABC):
     """A compression method for the blobs of a chunk.
 

@@ -6,10 +6,10 @@ streams each blob, and libzstd learns the size (and the frame records it) only
 when the whole blob reaches it in one call: a blob written at once under 4096
 bytes, or records that end inside the writer's first 4096-byte buffer
 (:mod:`~mmrecord.codecs.writer_calls`, which then calls
-:meth:`Zstd.compress_sized`). Doing the same through python-zstandard reproduces its
-frames exactly when both use the same libzstd: the array_record 0.8.6 wheel
-bundles libzstd 1.5.6 (zstandard 0.23); libzstd 1.5.7 (zstandard 0.24+) splits
-blocks differently at levels 0, 3 and 4.
+:meth:`Zstd.compress_sized`). Doing the same through python-zstandard
+reproduces its frames exactly when both use the same libzstd: the
+array_record 0.8.6 wheel bundles libzstd 1.5.6 (zstandard 0.23); libzstd
+1.5.7 (zstandard 0.24+) splits blocks differently at levels 0, 3 and 4.
 
 Reads that go through the engine's kernels call libzstd directly: its
 one-shot decoder for whole blobs, its streaming decoder (through
@@ -137,8 +137,8 @@ class Zstd(Codec):
         """Small blobs (those whose size is pledged) are compressed by one kernel call a job, without the GIL."""
         if not _ENCODE_FUNCTION:
             return None
-        made = encode_chunks_by_call(values, sizes, group_bounds, self.codec_id,
-                                     *self._contexts.kernel_encoder(self._key(level, window_log)), WRITER_BUFFER_BYTES)
+        encoder = self._contexts.kernel_encoder(self._key(level, window_log))
+        made = encode_chunks_by_call(values, sizes, group_bounds, self.codec_id, *encoder, WRITER_BUFFER_BYTES)
         return (made.data, made.bounds) if made.ok else None
 
     def decompress(self, data: Any, decoded_size: int) -> bytes:
