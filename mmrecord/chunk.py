@@ -20,7 +20,7 @@ from .codecs.writer_calls import compress_written
 from .engine import framing, simple
 from .engine.blocks import chunk_end, join_logical
 from .engine.gather import sizes_to_bounds
-from .engine.pybytes import bytes_list, bytes_list_from_two, join_records, record_addresses
+from .engine.pybytes import bytes_list, bytes_list_logical, join_records, record_addresses
 from .engine.varint import (
     decode_varints_into,
     encode_varint,
@@ -107,7 +107,7 @@ class InPlaceRecords:
         return self.records(np.array([k]))[0]
 
     def records(self, ks: np.ndarray) -> list[bytes]:
-        return bytes_in_place(self.src, *simple.place_records(self.values_pos, self.bounds, ks))
+        return bytes_list_logical(self.src, *simple.place_records(self.values_pos, self.bounds, ks))
 
     def records_from(self, first: int) -> list[bytes]:
         return self.records(np.arange(first, self.num_records))
@@ -115,20 +115,6 @@ class InPlaceRecords:
 
 #: A data chunk as a reader holds it.
 DecodedChunk = ChunkRecords | InPlaceRecords
-
-
-def bytes_in_place(src: np.ndarray, pos: np.ndarray, size: np.ndarray, contiguous: np.ndarray) -> list[bytes]:
-    """The pieces of ``size[i]`` logical bytes from physical ``pos[i]``, as ``bytes``.
-
-    Each is made straight from the map where ``contiguous[i]``; the few that
-    a block header cuts through are joined first.
-    """
-    cut = np.flatnonzero(~contiguous)
-    joined, offsets = join_logical(src, pos[cut], size[cut])
-    starts = pos.copy()
-    starts[cut] = offsets[:-1]
-    stops = starts + size
-    return bytes_list_from_two(src, joined, starts, stops, contiguous)
 
 
 def read_in_place(src: np.ndarray, begin: int, limit: int, verify: bool,

@@ -17,7 +17,6 @@ from .chunk import (
     ChunkRecords,
     DecodedChunk,
     InPlaceRecords,
-    bytes_in_place,
     read_chunk_records,
     read_in_place,
     record_at,
@@ -26,7 +25,7 @@ from .codecs import Codec
 from .engine.blocks import BLOCK_SIZE
 from .engine.direct import compiled_for
 from .engine.gather import COPY, DECODE, EXTRA, fill_records_shared
-from .engine.pybytes import bytes_list, bytes_list_from_two
+from .engine.pybytes import bytes_list, bytes_list_from_two, bytes_list_logical
 from .engine.simple import (
     DecodedRecords,
     decode_chunks,
@@ -552,8 +551,8 @@ class ArrayRecordReader:
                 group_at[lo:hi + 1], wanted, values_at[lo:hi], bound_at[lo:hi + 1], bounds, pos, size, contiguous,
                 counter, 1), split)
             first, end = group_at[lo], group_at[hi]
-            _place(out, slots[first:end], bytes_in_place(src, pos[first:end], size[first:end],
-                                                         contiguous[first:end]))
+            _place(out, slots[first:end], bytes_list_logical(src, pos[first:end], size[first:end],
+                                                             contiguous[first:end]))
 
         self._run_groups(read_part, groups, parallel)
         refused = values_at < 0

@@ -4,7 +4,8 @@
 and stop at the first chunk it cannot take (damage, a transposed chunk, a
 codec without a kernel decoder), which the general path then reads and names.
 ``bytes_list`` must give exactly Python's slices, and refuse spans outside
-its buffer before making anything.
+its buffer before making anything; ``bytes_list_logical`` the same for
+pieces of a file map that block headers may cut through.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import pytest
 
 import mmrecord
 from mmrecord.chunk import read_chunk_records
-from mmrecord.engine.pybytes import bytes_list, bytes_list_from_two, join_records
+from mmrecord.engine.blocks import BLOCK_HEADER_SIZE, BLOCK_SIZE, join_logical, skip_logical
+from mmrecord.engine.pybytes import bytes_list, bytes_list_from_two, bytes_list_logical, join_records
 from mmrecord.engine.simple import decode_chunks
 
 CODECS = ["uncompressed", "snappy", "zstd:3", "brotli:6"]
@@ -148,6 +150,60 @@ def test_bytes_list_refuses_spans_outside_the_buffer(starts, stops):
     with pytest.raises(ValueError):
         bytes_list_from_two(buffer, buffer[:2], np.array(starts, np.int64), np.array(stops, np.int64),
                             np.ones(len(starts), np.bool_))
+
+
+MAP = np.frombuffer(np.random.default_rng(11).bytes(4 * BLOCK_SIZE), np.uint8)
+
+
+def _contiguous(pos: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Whether no block header lies inside each piece (the plain arithmetic, not the engine's)."""
+    return (size == 0) | ((pos % BLOCK_SIZE != 0) & (pos % BLOCK_SIZE + size <= BLOCK_SIZE))
+
+
+def test_bytes_list_logical_gives_each_piece_without_block_headers():
+    rng = np.random.default_rng(12)
+    pos = rng.integers(0, 3 * BLOCK_SIZE, 400)
+    size = rng.integers(0, 5000, 400)
+    pos[:6] = [BLOCK_SIZE, BLOCK_SIZE, 2 * BLOCK_SIZE - 3, BLOCK_SIZE - 1, 5, 2 * BLOCK_SIZE]
+    size[:6] = [1, 0, 3, 1, 0, 70_000]  # a lone byte after a header, empty pieces, pieces ending at a header
+    contiguous = _contiguous(pos, size)
+    assert 0 < contiguous.sum() < len(pos)
+    joined, offsets = join_logical(MAP, pos, size)
+    got = bytes_list_logical(MAP, pos, size, contiguous)
+    assert got == [joined[a:b].tobytes() for a, b in zip(offsets[:-1], offsets[1:])]
+    assert all(type(piece) is bytes for piece in got)
+    assert sys.getrefcount(got) == 2  # the kernel handed over its one reference
+
+
+def test_bytes_list_logical_fills_new_bytes_only():
+    """A piece made empty and then filled is a new object: CPython's shared one-byte and empty ``bytes`` stay."""
+    singles = [bytes([value]) for value in range(256)]
+    pos = np.array([BLOCK_SIZE, 2 * BLOCK_SIZE, 3 * BLOCK_SIZE], np.int64)
+    size = np.array([1, 1, 1], np.int64)
+    got = bytes_list_logical(MAP, pos, size, np.zeros(3, np.bool_))
+    assert got == [bytes(MAP[p + BLOCK_HEADER_SIZE:p + BLOCK_HEADER_SIZE + 1]) for p in pos.tolist()]
+    assert [single[0] for single in singles] == list(range(256))
+    assert bytes() == b"" and len(b"") == 0
+
+
+@pytest.mark.parametrize("pos, size, contiguous", [
+    ([-1], [2], [True]), ([0], [-1], [True]), ([4 * BLOCK_SIZE - 2], [3], [True]),
+    ([3 * BLOCK_SIZE + 10], [BLOCK_SIZE], [False]), ([0, 1], [1], [True, True])])
+def test_bytes_list_logical_refuses_pieces_outside_the_map(pos, size, contiguous):
+    with pytest.raises(ValueError):
+        bytes_list_logical(MAP, np.array(pos, np.int64), np.array(size, np.int64), np.array(contiguous, np.bool_))
+
+
+def test_bytes_list_logical_bounds_a_cut_piece_by_where_it_ends():
+    """A piece a header cuts through ends a header further on than its length: that end must lie in the map."""
+    pos = np.array([3 * BLOCK_SIZE - 10], np.int64)  # 10 bytes before the last block's header
+    fits = np.array([BLOCK_SIZE - 14], np.int64)
+    assert skip_logical(int(pos[0]), int(fits[0])) == len(MAP)
+    assert bytes_list_logical(MAP, pos, fits, np.array([False]))[0] == join_logical(MAP, pos, fits)[0].tobytes()
+    one_more = fits + 1  # ends one byte past the map, though pos + size does not
+    assert pos[0] + one_more[0] < len(MAP)
+    with pytest.raises(ValueError):
+        bytes_list_logical(MAP, pos, one_more, np.array([False]))
 
 
 def test_join_records_gives_the_joined_bytes_and_sizes():

@@ -4,7 +4,9 @@ Every record a reader hands out is a ``bytes`` object, and making them from
 Python costs an interpreter round per record (a slice, a view, a method
 call) on top of the allocation and copy themselves: about twice as much as
 those. ``bytes_list`` builds the list through CPython's C API instead (the
-same calls numba makes when it boxes a result); ``join_records`` reads a
+same calls numba makes when it boxes a result), and ``bytes_list_logical``
+from pieces of a file map that block headers may cut through (such a piece
+is made empty, then written around the header); ``join_records`` reads a
 writer's list of ``bytes`` the same way, into one buffer, and
 ``record_addresses`` finds where each one's bytes lie. They are the
 engine's only kernels that touch Python objects, and its only kernels that
@@ -21,10 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import carray, njit, types
 from numba.core import cgutils
 from numba.extending import box, intrinsic, models, register_model
 
+from .blocks import copy_logical, skip_logical
 from .memory import as_readonly, copy_from_address
 
 
@@ -90,6 +93,37 @@ def _put_bytes(typingctx, handle, slot, buffer, start, stop):
 
 
 @intrinsic
+def _put_empty_bytes(typingctx, handle, slot, size):
+    """``list[slot] =`` a new ``bytes`` of ``size`` bytes not yet written: the address of its bytes (0: not made).
+
+    The kernel that makes it fills it before anyone else can see it, as
+    CPython's own readers fill a ``bytes`` they make for a ``read``.
+    """
+
+    def codegen(context, builder, signature, args):
+        pyapi = context.get_python_api(builder)
+        target, at, length = args
+        piece = pyapi.bytes_from_string_and_size(cgutils.get_null_value(pyapi.cstring), length)
+        address = cgutils.alloca_once_value(builder, ir.Constant(ir.IntType(64), 0))
+        with builder.if_then(cgutils.is_not_null(builder, piece), likely=True):
+            builder.store(builder.ptrtoint(pyapi.bytes_as_string(piece), ir.IntType(64)), address)
+            pyapi.list_setitem(target, at, piece)  # steals the new reference
+        return builder.load(address)
+
+    return types.int64(handle, types.intp, types.intp), codegen
+
+
+@intrinsic
+def _bytes_at_address(typingctx, address):
+    """The byte at ``address`` as a pointer :func:`numba.carray` can view."""
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], ir.IntType(8).as_pointer())
+
+    return types.CPointer(types.uint8)(types.int64), codegen
+
+
+@intrinsic
 def _release(typingctx, handle):
     """Drop the kernel's list (after a failure), returning a NULL handle; the exception stays set."""
 
@@ -132,6 +166,38 @@ def bytes_list_from_two(first, second, starts, stops, in_first):
     for k in range(len(starts)):
         if not _put_bytes(out, k, first if in_first[k] else second, starts[k], stops[k]):
             return _release(out)
+    return out
+
+
+@njit(cache=True)
+def bytes_list_logical(src, pos, size, contiguous):
+    """``bytes`` of the ``size[k]`` logical bytes from physical ``pos[k]`` of a file map, block headers skipped.
+
+    Piece ``k`` is made straight from ``src`` where ``contiguous[k]`` (no
+    block header inside, as :func:`~mmrecord.engine.blocks.is_contiguous`
+    says); the few a header cuts through are made empty and filled by
+    :func:`~mmrecord.engine.blocks.copy_logical`, so every piece is copied
+    once, in one kernel call.
+    """
+    if not len(pos) == len(size) == len(contiguous):
+        raise ValueError("pos, size and contiguous differ in length")
+    for k in range(len(pos)):
+        if not (0 <= pos[k] and 0 <= size[k] and
+                (pos[k] + size[k] if contiguous[k] else skip_logical(pos[k], size[k])) <= len(src)):
+            raise ValueError("a record span lies outside its buffer")
+    src = as_readonly(src)
+    out = _new_list(len(pos))
+    if _is_null(out):
+        return out
+    for k in range(len(pos)):
+        if contiguous[k]:
+            if not _put_bytes(out, k, src, pos[k], pos[k] + size[k]):
+                return _release(out)
+        else:
+            address = _put_empty_bytes(out, k, size[k])
+            if address == 0:
+                return _release(out)
+            copy_logical(src, pos[k], carray(_bytes_at_address(address), size[k]), 0, size[k])
     return out
 
 
