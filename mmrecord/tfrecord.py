@@ -51,15 +51,34 @@ def _normalise(compression: str | None) -> str:
     return value
 
 
+#: zlib's ``wbits`` for a gzip stream: its header and trailer around a deflate stream of the largest window.
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+
+
 def sniff_compression(head: bytes) -> str | None:
-    """The compression of a TFRecord stream from its first bytes (None: not a TFRecord start)."""
+    """The compression of a TFRecord stream from its first bytes (None: not a TFRecord start).
+
+    A compressed start must also decode as far as it goes: an uncompressed
+    file whose first length is damaged can begin with two bytes that pass
+    for a zlib header, and is then read as the uncompressed file it is.
+    """
     if len(head) >= 12 and k.length_ok(np.frombuffer(head[:12], np.uint8), 0, k.TABLES):
         return ""
-    if head[:2] == b"\x1f\x8b":
+    if head[:2] == b"\x1f\x8b" and _decodes(head, _GZIP_WBITS):
         return "GZIP"
-    if len(head) >= 2 and head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0:
+    zlib_header = len(head) >= 2 and head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0
+    if zlib_header and _decodes(head, zlib.MAX_WBITS):
         return "ZLIB"
     return None
+
+
+def _decodes(head: bytes, wbits: int) -> bool:
+    """Whether zlib reads ``head`` as the start of a stream of that kind (``wbits``) without an error."""
+    try:
+        zlib.decompressobj(wbits).decompress(head)
+    except zlib.error:
+        return False
+    return True
 
 
 class _ZlibReader(io.RawIOBase):

@@ -6,11 +6,12 @@ import gzip
 import os
 import struct
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from support import require
 
@@ -108,7 +109,18 @@ def test_file_objects(tmp_path):
 def test_sniff():
     assert sniff_compression(py_frame(b"hello")) == ""
     assert sniff_compression(gzip.compress(py_frame(b"hello"))) == "GZIP"
+    assert sniff_compression(zlib.compress(py_frame(b"hello"))) == "ZLIB"
     assert sniff_compression(b"plain text that is not a frame") is None
+
+
+@pytest.mark.parametrize("damaged", [
+    b"\xf8" + bytes(15),  # passes zlib's header check; its window size is not one zlib allows
+    b"\x78\x01" + bytes(14),  # a zlib header, then a stored block whose lengths disagree
+    b"\x1f\x8b\x00" + bytes(13),  # gzip's magic, then no compression method gzip has
+], ids=["zlib window size", "zlib stored block", "gzip method"])
+def test_sniff_does_not_take_damage_for_a_compressed_start(damaged):
+    """An uncompressed file whose first length is damaged can begin like a compressed stream; it is not one."""
+    assert sniff_compression(damaged) is None
 
 
 def test_bad_compression_name():
@@ -212,6 +224,7 @@ def test_damaged_gzip_stream(good, tmp_path):
 
 
 @given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 255)), min_size=1, max_size=4))
+@example(flips=[(0, 248)])  # the first length's low byte becomes 0xf8: its first two bytes pass for a zlib header
 def test_skip_corrupt_never_invents(tmp_path_factory, flips):
     records = [bytes([i % 251]) * (i * 37 % 300) for i in range(60)]
     data = bytearray(b"".join(map(py_frame, records)))
